@@ -1,0 +1,64 @@
+/*
+ * test_support.c - see test_support.h.
+ */
+#include "test_support.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "redis_harness.h"
+
+static struct redis_harness own_server;
+static char own_url[64];
+
+static void stop_own_server(void)
+{
+    redis_harness_stop(&own_server);
+}
+
+const char *test_redis_url(void)
+{
+    const char *url = getenv("REDIS_URL");
+    if (url != NULL && url[0] != '\0')
+        return url;
+    if (own_url[0] == '\0') {
+        char err[512];
+        redis_harness_stop_all_on_signal();
+        if (redis_harness_start(&own_server, err, sizeof err) != 0) {
+            fprintf(stderr, "tests: could not start a Redis server: %s\n", err);
+            exit(2);
+        }
+        atexit(stop_own_server);
+        snprintf(own_url, sizeof own_url, "%s", own_server.url);
+    }
+    return own_url;
+}
+
+int64_t test_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t test_now_ms(void)
+{
+    return test_now_us() / 1000;
+}
+
+void test_sleep_ms(unsigned ms)
+{
+    struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+long test_stress_divisor(void)
+{
+    const char *s = getenv("TEST_STRESS_SCALE");
+    long d = s ? strtol(s, NULL, 10) : 1;
+    return d >= 1 ? d : 1;
+}

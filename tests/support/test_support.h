@@ -1,0 +1,28 @@
+/*
+ * test_support.h - small helpers shared by the Check suites.
+ */
+#ifndef TEST_SUPPORT_H
+#define TEST_SUPPORT_H
+
+#include <stdint.h>
+
+/* The Redis server the tests talk to: $REDIS_URL, which `make test` sets to
+ * a throwaway server (tools/with_redis.c).  When a suite binary is run by
+ * hand without REDIS_URL, a server is started for it on first use and
+ * stopped at exit. */
+const char *test_redis_url(void);
+
+/* CLOCK_MONOTONIC now, in milliseconds and in microseconds. */
+int64_t test_now_ms(void);
+int64_t test_now_us(void);
+
+/* Sleeps `ms` milliseconds (nanosleep, resumed after signals). */
+void test_sleep_ms(unsigned ms);
+
+/* How much to scale the size of stress loops: $TEST_STRESS_SCALE as a
+ * divisor (default 1).  valgrind runs use a larger divisor because it runs
+ * threads one at a time, 20-50 times slower; the loops stay as they are in
+ * every other run. */
+long test_stress_divisor(void);
+
+#endif
