@@ -1,0 +1,441 @@
+/*
+ * test_redis_harness.c - the throwaway redis-server: it starts, answers,
+ * stops, and never outlives the process that started it.
+ *
+ * Several tests fork a child process that starts a server and then dies in
+ * some way; the test (the parent) checks from outside that the server and
+ * its folder are gone.  Children leave with _exit(), so they never run the
+ * exit handlers they inherited from the test runner.
+ */
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "redis_client.h"
+#include "redis_harness.h"
+#include "test_support.h"
+
+/* ---- Helpers -------------------------------------------------------------- */
+
+static void start(struct redis_harness *h)
+{
+    char err[1024];
+    ck_assert_msg(redis_harness_start(h, err, sizeof err) == 0, "%s", err);
+}
+
+static bool answers_ping(const char *url)
+{
+    struct redis_client *c = redis_client_connect(url, NULL, NULL, 0);
+    if (c == NULL)
+        return false;
+    const char *argv[] = { "PING" };
+    const size_t len[] = { 4 };
+    struct redis_result r = redis_client_command(c, 1, argv, len);
+    bool ok = r.kind == REDIS_RESULT_OK && strcmp(r.data, "PONG") == 0;
+    redis_result_free(&r);
+    redis_client_free(c);
+    return ok;
+}
+
+static bool folder_exists(const char *dir)
+{
+    struct stat st;
+    return stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Dead means: no such process, or a zombie nobody has reaped yet (a server
+ * whose parent died is reparented, and its new parent may be slow to reap). */
+static bool process_is_gone(pid_t pid)
+{
+#ifdef __linux__
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return true;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')'); /* "pid (comm) STATE ..." */
+    if (paren != NULL && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'))
+        return true;
+#endif
+    return kill(pid, 0) == -1 && errno == ESRCH;
+}
+
+static bool wait_until_gone(pid_t pid, unsigned ms)
+{
+    int64_t deadline = test_now_ms() + ms;
+    while (!process_is_gone(pid)) {
+        if (test_now_ms() > deadline)
+            return false;
+        test_sleep_ms(10);
+    }
+    return true;
+}
+
+/* Removes a folder a test left behind on purpose (the server only writes
+ * its log there). */
+static void remove_server_folder(const char *dir)
+{
+    char log[512];
+    snprintf(log, sizeof log, "%s/redis.log", dir);
+    unlink(log);
+    rmdir(dir);
+}
+
+/* What a forked child tells the test about the server it started. */
+struct report {
+    pid_t pid; /* 0: the start failed */
+    char dir[256];
+};
+
+static void write_report(int fd, const struct redis_harness *h, bool started)
+{
+    struct report rep;
+    memset(&rep, 0, sizeof rep);
+    if (started) {
+        rep.pid = h->pid;
+        memcpy(rep.dir, h->dir, sizeof rep.dir);
+    }
+    /* Smaller than PIPE_BUF, so written in one piece. */
+    if (write(fd, &rep, sizeof rep) != (ssize_t)sizeof rep)
+        _exit(3);
+}
+
+static struct report read_report(int fd)
+{
+    struct report rep;
+    memset(&rep, 0, sizeof rep);
+    ssize_t n;
+    while ((n = read(fd, &rep, sizeof rep)) == -1 && errno == EINTR)
+        ;
+    ck_assert_int_eq(n, (ssize_t)sizeof rep);
+    ck_assert_msg(rep.pid > 0, "the child could not start a server");
+    return rep;
+}
+
+/* Reaps a forked child, giving it 10 s.  A child stuck (say, in a broken
+ * signal handler) is killed, so its servers die with it (PDEATHSIG) rather
+ * than outlive the test. */
+static int wait_for_child(pid_t pid)
+{
+    int status = 0;
+    int64_t deadline = test_now_ms() + 10000;
+    pid_t r;
+    while ((r = waitpid(pid, &status, WNOHANG)) == 0 && test_now_ms() < deadline)
+        test_sleep_ms(10);
+    if (r == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    ck_assert_msg(r == pid, "the child process did not end within 10 s");
+    return status;
+}
+
+/* ---- Starting and stopping ---------------------------------------------------- */
+
+START_TEST(start_gives_a_url_that_answers_ping)
+{
+    struct redis_harness h;
+    start(&h);
+    ck_assert_int_gt(h.pid, 0);
+    ck_assert_int_eq(h.owner, getpid());
+    ck_assert(h.port > 0 && h.port <= 65535);
+    char expected_url[64];
+    snprintf(expected_url, sizeof expected_url, "redis://127.0.0.1:%d", h.port);
+    ck_assert_str_eq(h.url, expected_url);
+    ck_assert_ptr_nonnull(strstr(h.dir, "/channels-redis-"));
+    ck_assert(folder_exists(h.dir));
+    ck_assert(answers_ping(h.url));
+    redis_harness_stop(&h);
+}
+END_TEST
+
+START_TEST(two_harnesses_at_once_get_different_ports_and_folders)
+{
+    struct redis_harness a, b;
+    start(&a);
+    start(&b);
+    ck_assert_int_ne(a.port, b.port);
+    ck_assert_str_ne(a.dir, b.dir);
+    ck_assert_int_ne(a.pid, b.pid);
+
+    /* Two servers, not one answering twice: a key set in one is not in the other. */
+    struct redis_client *ca = redis_client_connect(a.url, NULL, NULL, 0);
+    struct redis_client *cb = redis_client_connect(b.url, NULL, NULL, 0);
+    ck_assert_ptr_nonnull(ca);
+    ck_assert_ptr_nonnull(cb);
+    struct redis_result r = redis_client_set(ca, "only-in-a", 9, "1", 1);
+    ck_assert_int_eq(r.kind, REDIS_RESULT_OK);
+    redis_result_free(&r);
+    r = redis_client_get(cb, "only-in-a", 9);
+    ck_assert_int_eq(r.kind, REDIS_RESULT_NIL);
+    redis_result_free(&r);
+    redis_client_free(ca);
+    redis_client_free(cb);
+
+    redis_harness_stop(&a);
+    ck_assert(answers_ping(b.url)); /* stopping one leaves the other alone */
+    redis_harness_stop(&b);
+}
+END_TEST
+
+START_TEST(stop_removes_the_folder_and_the_port_stops_answering)
+{
+    struct redis_harness h;
+    start(&h);
+    char url[64], dir[256];
+    snprintf(url, sizeof url, "%s", h.url);
+    snprintf(dir, sizeof dir, "%s", h.dir);
+    pid_t pid = h.pid;
+
+    redis_harness_stop(&h);
+
+    ck_assert_msg(!folder_exists(dir), "%s is still there", dir);
+    ck_assert(process_is_gone(pid));
+    char err[512] = "";
+    ck_assert_ptr_null(redis_client_connect(url, NULL, err, sizeof err));
+    ck_assert_msg(strstr(err, "refused") != NULL, "got: %s", err);
+}
+END_TEST
+
+START_TEST(stop_twice_is_safe)
+{
+    struct redis_harness h;
+    start(&h);
+    redis_harness_stop(&h);
+    ck_assert_int_eq(h.pid, 0);
+    ck_assert_str_eq(h.dir, "");
+    redis_harness_stop(&h);
+    redis_harness_kill(&h);
+    ck_assert_int_eq(h.pid, 0);
+
+    struct redis_harness never_started;
+    memset(&never_started, 0, sizeof never_started);
+    redis_harness_stop(&never_started);
+    redis_harness_stop(NULL);
+}
+END_TEST
+
+START_TEST(start_without_redis_server_on_path_fails_clearly_and_leaves_nothing)
+{
+    /* An empty folder as PATH, and another as TMPDIR so we can see that
+     * the failed start left nothing behind. */
+    char empty_bin[] = "/tmp/channels-test-bin-XXXXXX";
+    char tmp[] = "/tmp/channels-test-tmp-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(empty_bin));
+    ck_assert_ptr_nonnull(mkdtemp(tmp));
+    char old_path[4096] = "", old_tmpdir[4096] = "";
+    const char *p = getenv("PATH"), *t = getenv("TMPDIR");
+    snprintf(old_path, sizeof old_path, "%s", p ? p : "");
+    snprintf(old_tmpdir, sizeof old_tmpdir, "%s", t ? t : "");
+    setenv("PATH", empty_bin, 1);
+    setenv("TMPDIR", tmp, 1);
+
+    struct redis_harness h;
+    char err[1024] = "";
+    int rc = redis_harness_start(&h, err, sizeof err);
+
+    /* Put the environment back before any assertion can end the test. */
+    setenv("PATH", old_path, 1);
+    if (t != NULL)
+        setenv("TMPDIR", old_tmpdir, 1);
+    else
+        unsetenv("TMPDIR");
+    bool tmp_was_empty = rmdir(tmp) == 0; /* rmdir fails on a non-empty folder */
+    rmdir(empty_bin);
+
+    ck_assert_int_eq(rc, -1);
+    ck_assert_int_eq(h.pid, 0);
+    ck_assert_msg(strstr(err, "redis-server") != NULL && strstr(err, "not on PATH") != NULL,
+                  "got: %s", err);
+    ck_assert_msg(tmp_was_empty, "the failed start left files in %s", tmp);
+}
+END_TEST
+
+/* ---- Faults ----------------------------------------------------------------------- */
+
+START_TEST(kill_makes_clients_see_a_lost_connection)
+{
+    signal(SIGPIPE, SIG_IGN); /* hiredis writes with write(2) */
+    struct redis_harness h;
+    start(&h);
+    struct redis_client *c = redis_client_connect(h.url, NULL, NULL, 0);
+    ck_assert_ptr_nonnull(c);
+    pid_t pid = h.pid;
+
+    redis_harness_kill(&h);
+
+    ck_assert_int_eq(h.pid, 0);
+    ck_assert(process_is_gone(pid));
+    ck_assert_msg(folder_exists(h.dir), "kill keeps the folder until stop");
+    struct redis_result r = redis_client_get(c, "k", 1);
+    ck_assert_int_eq(r.kind, REDIS_RESULT_IO_ERROR);
+    ck_assert_msg(strstr(r.data, "connection lost") != NULL, "got: %s", r.data);
+    redis_result_free(&r);
+    ck_assert(!answers_ping(h.url));
+    redis_client_free(c);
+
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s", h.dir);
+    redis_harness_stop(&h);
+    ck_assert(!folder_exists(dir));
+}
+END_TEST
+
+START_TEST(pause_holds_commands_for_about_the_pause_time)
+{
+    struct redis_harness h;
+    start(&h);
+    struct redis_client *c = redis_client_connect(h.url, NULL, NULL, 0);
+    ck_assert_ptr_nonnull(c);
+
+    ck_assert_int_eq(redis_harness_pause(&h, 300), 0);
+    int64_t begin = test_now_ms();
+    struct redis_result r = redis_client_get(c, "k", 1);
+    int64_t elapsed = test_now_ms() - begin;
+
+    ck_assert_int_eq(r.kind, REDIS_RESULT_NIL); /* held, then answered */
+    redis_result_free(&r);
+    ck_assert_int_ge(elapsed, 250);
+    ck_assert_int_lt(elapsed, 3000);
+    redis_client_free(c);
+    redis_harness_stop(&h);
+}
+END_TEST
+
+/* ---- The server never outlives its owner ---------------------------------------------- */
+
+START_TEST(stop_in_another_process_leaves_the_server_running)
+{
+    struct redis_harness h;
+    start(&h);
+
+    /* A forked child holds a copy of `h`, as a forked Check test would. */
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        redis_harness_kill(&h);
+        redis_harness_stop(&h);
+        _exit(h.pid == 0 && h.dir[0] == '\0' ? 0 : 1); /* the copy is forgotten */
+    }
+    int status = wait_for_child(child);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    ck_assert(answers_ping(h.url));
+    ck_assert(folder_exists(h.dir));
+    redis_harness_stop(&h);
+}
+END_TEST
+
+#ifdef __linux__
+START_TEST(the_server_dies_when_the_process_that_started_it_dies)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        close(fds[0]);
+        struct redis_harness h;
+        char err[1024];
+        bool started = redis_harness_start(&h, err, sizeof err) == 0;
+        write_report(fds[1], &h, started);
+        _exit(1); /* die without stopping it, as a crash would */
+    }
+    close(fds[1]);
+    struct report rep = read_report(fds[0]);
+    close(fds[0]);
+    wait_for_child(child);
+
+    bool gone = wait_until_gone(rep.pid, 2000);
+    if (!gone) /* do not leave it running when the test fails */
+        kill(rep.pid, SIGKILL);
+    remove_server_folder(rep.dir);
+    ck_assert_msg(gone, "redis-server %ld outlived the process that started it", (long)rep.pid);
+}
+END_TEST
+#endif
+
+START_TEST(a_signal_stops_every_server_and_removes_its_folder)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        close(fds[0]);
+        /* A process group of our own: the handler Check installed, which we
+         * inherited, signals its whole group - never let it reach the test. */
+        setpgid(0, 0);
+        redis_harness_stop_all_on_signal();
+        struct redis_harness a, b;
+        char err[1024];
+        bool started = redis_harness_start(&a, err, sizeof err) == 0 &&
+                       redis_harness_start(&b, err, sizeof err) == 0;
+        write_report(fds[1], &a, started);
+        write_report(fds[1], &b, started);
+        raise(SIGINT); /* as if Ctrl-C were pressed */
+        _exit(4);      /* not reached when the handler works */
+    }
+    close(fds[1]);
+    struct report a = read_report(fds[0]);
+    struct report b = read_report(fds[0]);
+    close(fds[0]);
+    int status = wait_for_child(child);
+
+    /* Check everything, clean up, then assert - a failure leaves nothing. */
+    bool a_gone = process_is_gone(a.pid), b_gone = process_is_gone(b.pid);
+    bool a_folder = folder_exists(a.dir), b_folder = folder_exists(b.dir);
+    if (!a_gone)
+        kill(a.pid, SIGKILL);
+    if (!b_gone)
+        kill(b.pid, SIGKILL);
+    remove_server_folder(a.dir);
+    remove_server_folder(b.dir);
+
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT,
+                  "the child should die of SIGINT (status %#x)", (unsigned)status);
+    ck_assert_msg(a_gone && b_gone, "a server survived the signal");
+    ck_assert_msg(!a_folder && !b_folder, "a server folder survived the signal");
+}
+END_TEST
+
+Suite *redis_harness_suite(void);
+Suite *redis_harness_suite(void)
+{
+    Suite *s = suite_create("redis_harness");
+
+    TCase *lifecycle = tcase_create("lifecycle");
+    tcase_set_timeout(lifecycle, 30);
+    tcase_add_test(lifecycle, start_gives_a_url_that_answers_ping);
+    tcase_add_test(lifecycle, two_harnesses_at_once_get_different_ports_and_folders);
+    tcase_add_test(lifecycle, stop_removes_the_folder_and_the_port_stops_answering);
+    tcase_add_test(lifecycle, stop_twice_is_safe);
+    tcase_add_test(lifecycle, start_without_redis_server_on_path_fails_clearly_and_leaves_nothing);
+    suite_add_tcase(s, lifecycle);
+
+    TCase *faults = tcase_create("faults");
+    tcase_set_timeout(faults, 30);
+    tcase_add_test(faults, kill_makes_clients_see_a_lost_connection);
+    tcase_add_test(faults, pause_holds_commands_for_about_the_pause_time);
+    suite_add_tcase(s, faults);
+
+    TCase *owner = tcase_create("owner");
+    tcase_set_timeout(owner, 30);
+    tcase_add_test(owner, stop_in_another_process_leaves_the_server_running);
+#ifdef __linux__
+    tcase_add_test(owner, the_server_dies_when_the_process_that_started_it_dies);
+#endif
+    tcase_add_test(owner, a_signal_stops_every_server_and_removes_its_folder);
+    suite_add_tcase(s, owner);
+    return s;
+}
