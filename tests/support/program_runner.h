@@ -1,0 +1,49 @@
+/*
+ * program_runner.h - runs a chapter's program the way a learner would, and
+ * tells the test what happened: its output, its exit, a crash, or a hang.
+ *
+ * Chapter 01's test needs all four outcomes (its program is broken on
+ * purpose and may crash or hang), and later chapters check the program's
+ * own exit status and messages, so the runner never lets a child outlive
+ * its deadline: a hang becomes `timed_out` after a SIGKILL.
+ */
+#ifndef PROGRAM_RUNNER_H
+#define PROGRAM_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct program_run {
+    int exit_code;      /* when it exited normally, else -1 */
+    int signal;         /* the signal that killed it, else 0 (SIGKILL after a timeout) */
+    bool timed_out;     /* it did not finish within the deadline */
+    char *out;          /* everything it wrote to stdout, NUL-terminated */
+    char *err;          /* everything it wrote to stderr, NUL-terminated */
+    long elapsed_ms;
+};
+
+/* Runs argv[0] (a path) with argv, with `extra_env` (NULL-terminated
+ * "NAME=value" strings, may be NULL) added to the environment, and waits at
+ * most `timeout_ms`.  Returns 0, or -1 if it could not be started. */
+int program_run(const char *const *argv, const char *const *extra_env,
+                unsigned timeout_ms, struct program_run *run);
+
+void program_run_free(struct program_run *run);
+
+/* "exited with 3", "killed by SIGSEGV", "hung (killed after 5000 ms)". */
+const char *program_run_outcome(const struct program_run *run, char *buf, size_t len);
+
+/* $CHAPTER_PROGRAM, set by `make test-NN`: the chapter's program. */
+const char *chapter_program(void);
+
+/* $CHAPTER_DOC, e.g. "docs/02-mutex.md": where a failing test sends the
+ * learner.  Use in messages through CHAPTER_HINT. */
+const char *chapter_doc(void);
+
+/* A failing chapter assertion's message ends with where to read up:
+ *   ck_assert_msg(ok, "expected ..., got ..." CHAPTER_HINT("Holding the lock"), ...)
+ * CHAPTER_HINT's %s is filled by chapter_doc(): pass it as the last
+ * argument. */
+#define CHAPTER_HINT(section) "\n    hint: reread \"" section "\" in %s"
+
+#endif
