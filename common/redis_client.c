@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,18 @@ void redis_result_free(struct redis_result *result)
     if (result->data != out_of_memory_text)
         free(result->data);
     *result = (struct redis_result){ .kind = REDIS_RESULT_NIL };
+}
+
+struct redis_result redis_result_error(enum redis_result_kind kind, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        snprintf(text, sizeof text, "(unprintable error message)");
+    return make_message(kind, text);
 }
 
 bool redis_result_is_error(const struct redis_result *result)

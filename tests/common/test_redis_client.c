@@ -568,6 +568,18 @@ START_TEST(pipelined_commands_get_their_replies_in_order)
 }
 END_TEST
 
+START_TEST(an_error_result_carries_its_formatted_message_and_kind)
+{
+    struct redis_result r = redis_result_error(REDIS_RESULT_IO_ERROR, "the manager has stopped (%d queued)", 3);
+    ck_assert_int_eq(r.kind, REDIS_RESULT_IO_ERROR);
+    ck_assert(redis_result_is_error(&r));
+    ck_assert_str_eq(r.data, "the manager has stopped (3 queued)");
+    ck_assert_uint_eq(r.len, strlen("the manager has stopped (3 queued)"));
+    redis_result_free(&r);
+    ck_assert_ptr_null(r.data);
+}
+END_TEST
+
 START_TEST(freeing_a_result_twice_is_safe)
 {
     struct redis_client *c = connect_shared();
@@ -617,6 +629,7 @@ Suite *redis_client_suite(void)
     tcase_add_test(values, a_16_mib_value_round_trips_byte_exact);
     tcase_add_test(values, integer_replies_come_back_as_integers);
     tcase_add_test(values, pipelined_commands_get_their_replies_in_order);
+    tcase_add_test(values, an_error_result_carries_its_formatted_message_and_kind);
     tcase_add_test(values, freeing_a_result_twice_is_safe);
     tcase_add_test(values, every_result_kind_has_its_own_name);
     suite_add_tcase(s, values);
