@@ -115,6 +115,36 @@ static void remove_folder(const char *dir)
     rmdir(dir);
 }
 
+/*
+ * Folders are named channels-redis-<owner pid>-XXXXXX.  When an owner dies
+ * without cleaning up (a Check test that failed in its forked child, a
+ * SIGKILL), the kernel kills its server but its folder stays behind; the
+ * next start removes every such folder whose owner no longer exists.
+ */
+#define FOLDER_PREFIX "channels-redis-"
+
+static void sweep_orphaned_folders(const char *tmp)
+{
+    DIR *d = opendir(tmp);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, FOLDER_PREFIX, strlen(FOLDER_PREFIX)) != 0)
+            continue;
+        char *end;
+        long pid = strtol(e->d_name + strlen(FOLDER_PREFIX), &end, 10);
+        if (pid <= 0 || *end != '-')
+            continue; /* not one of ours, or from an older naming */
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* the owner is alive (or not ours to judge) */
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", tmp, e->d_name);
+        remove_folder(path);
+    }
+    closedir(d);
+}
+
 /* The last few lines of the server's log, for error messages. */
 static void read_log_tail(const char *path, char *out, size_t outlen)
 {
@@ -433,7 +463,8 @@ int redis_harness_start(struct redis_harness *h, char *err, size_t errlen)
     const char *tmp = getenv("TMPDIR");
     if (tmp == NULL || tmp[0] == '\0')
         tmp = "/tmp";
-    int n = snprintf(h->dir, sizeof h->dir, "%s/channels-redis-XXXXXX", tmp);
+    sweep_orphaned_folders(tmp);
+    int n = snprintf(h->dir, sizeof h->dir, "%s/" FOLDER_PREFIX "%ld-XXXXXX", tmp, (long)h->owner);
     if (n < 0 || (size_t)n >= sizeof h->dir) {
         snprintf(err, errlen, "TMPDIR is too long: %s", tmp);
         memset(h, 0, sizeof *h);

@@ -188,6 +188,39 @@ START_TEST(two_harnesses_at_once_get_different_ports_and_folders)
 }
 END_TEST
 
+START_TEST(start_removes_folders_left_by_owners_that_died)
+{
+    /* A pid that surely belongs to no process: a child we made and reaped. */
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0)
+        _exit(0);
+    ck_assert_int_eq(waitpid(child, NULL, 0), child);
+
+    const char *tmp = getenv("TMPDIR");
+    if (tmp == NULL || tmp[0] == '\0')
+        tmp = "/tmp";
+    char orphan[512], log[600];
+    snprintf(orphan, sizeof orphan, "%s/channels-redis-%ld-test01", tmp, (long)child);
+    snprintf(log, sizeof log, "%s/redis.log", orphan);
+    ck_assert_int_eq(mkdir(orphan, 0700), 0);
+    FILE *f = fopen(log, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("left behind\n", f);
+    fclose(f);
+
+    struct redis_harness h;
+    char err[512];
+    ck_assert_msg(redis_harness_start(&h, err, sizeof err) == 0, "start: %s", err);
+    struct stat st;
+    ck_assert_msg(stat(orphan, &st) != 0 && errno == ENOENT,
+                  "%s should have been removed: its owner %ld is dead", orphan, (long)child);
+    /* Our own live folder is not swept by our own start. */
+    ck_assert_int_eq(stat(h.dir, &st), 0);
+    redis_harness_stop(&h);
+}
+END_TEST
+
 START_TEST(stop_removes_the_folder_and_the_port_stops_answering)
 {
     struct redis_harness h;
@@ -419,6 +452,7 @@ Suite *redis_harness_suite(void)
     tcase_add_test(lifecycle, start_gives_a_url_that_answers_ping);
     tcase_add_test(lifecycle, two_harnesses_at_once_get_different_ports_and_folders);
     tcase_add_test(lifecycle, stop_removes_the_folder_and_the_port_stops_answering);
+    tcase_add_test(lifecycle, start_removes_folders_left_by_owners_that_died);
     tcase_add_test(lifecycle, stop_twice_is_safe);
     tcase_add_test(lifecycle, start_without_redis_server_on_path_fails_clearly_and_leaves_nothing);
     suite_add_tcase(s, lifecycle);
