@@ -527,6 +527,7 @@ END_TEST
 START_TEST(b42_lag_count_matches_overwritten_values)
 {
     /* Tokio lagged_count_matches_number_of_overwritten_messages. */
+    //> snippet lag
     make_int_channel(2);
     send_ints(0, 10);
     expect_lag(rx, 8);
@@ -534,6 +535,7 @@ START_TEST(b42_lag_count_matches_overwritten_values)
     expect_value(rx, 9);
     int v;
     ck_assert_int_eq(broadcast_try_recv(rx, &v, NULL), CHAN_EMPTY);
+    //< snippet lag
     broadcast_sender_drop(tx);
     broadcast_receiver_drop(rx);
 }

@@ -685,6 +685,7 @@ END_TEST
 START_TEST(b19_last_sender_gone_receiver_drains_everything_then_closed)
 {
     make_bounded(8);
+    //> snippet drain_then_closed
     struct mpsc_sender *second = mpsc_sender_clone(tx);
     send_ints(0, 3);
     ck_assert_int_eq(mpsc_send(second, &(int){ 3 }), CHAN_OK);
@@ -699,6 +700,7 @@ START_TEST(b19_last_sender_gone_receiver_drains_everything_then_closed)
     }
     int v;
     ck_assert_int_eq(mpsc_recv(rx, &v), CHAN_CLOSED);
+    //< snippet drain_then_closed
     drop_both();
 }
 END_TEST

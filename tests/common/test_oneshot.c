@@ -161,11 +161,13 @@ END_TEST
 START_TEST(b40_value_sent_is_received)
 {
     make_int_channel();
+    //> snippet oneshot_round_trip
     ck_assert(!oneshot_sender_is_closed(tx));
     ck_assert_int_eq(oneshot_send(tx, &(int){ 42 }), CHAN_OK);
     int v = 0;
     ck_assert_int_eq(oneshot_recv(rx, &v), CHAN_OK);
     ck_assert_int_eq(v, 42);
+    //< snippet oneshot_round_trip
     oneshot_receiver_drop(rx);
 }
 END_TEST

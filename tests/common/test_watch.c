@@ -234,11 +234,13 @@ END_TEST
 START_TEST(b44_several_sends_before_a_read_coalesce_to_the_latest)
 {
     make_int_channel(0);
+    //> snippet coalesce
     for (int i = 1; i <= 5; i++)
         ck_assert_int_eq(watch_send(tx, &i), CHAN_OK);
     ck_assert_int_eq(watch_changed(rx), CHAN_OK);      /* one notification... */
     ck_assert_int_eq(borrow_int(rx), 5);                /* ...for the latest value */
     ck_assert_int_eq(watch_changed_timeout(rx, 0), CHAN_TIMEOUT); /* and only one */
+    //< snippet coalesce
     watch_sender_drop(tx);
     watch_receiver_drop(rx);
 }
