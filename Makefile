@@ -189,11 +189,28 @@ run-$(call chapter_num,$(1)): $(BUILD)/$$(KIND)/$(1)/$(1) $(WITH_REDIS)
 endef
 $(foreach ch,$(CHAPTERS),$(eval $(call chapter_targets,$(ch))))
 
+# ---- bench/: benchmarks ------------------------------------------------------
+# Always the plain -O2 build: sanitizers would measure themselves.
+
+BENCH_OUT := build/bench
+BENCH_UTIL_OBJ := $(BUILD)/bench/bench_util.o $(BUILD)/bench/svg_plot.o
+BENCH_PROGRAMS := $(BUILD)/bench/bench_channels $(BUILD)/bench/bench_redis
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_UTIL_OBJ) $(LIBCOMMON)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(PKG_LIBS_REDIS) -lm -o $@
+
+.PHONY: bench
+bench: ## Measure the channels and Redis strategies: tables, and SVG plots in build/bench/ (about a minute)
+	@$(MAKE) --no-print-directory SAN= build/plain/bench/bench_channels build/plain/bench/bench_redis build/plain/bin/with-redis
+	build/plain/bench/bench_channels --out $(BENCH_OUT)
+	build/plain/bin/with-redis -- build/plain/bench/bench_redis --out $(BENCH_OUT)
+
 # ---- Top-level targets -------------------------------------------------------
 
 .PHONY: all
 all: $(LIBCOMMON) $(WITH_REDIS) $(TEST_COMMON) $(SNIP) ## Build everything (SAN=address|thread for a sanitizer build)
-all: $(foreach ch,$(CHAPTERS),$(BUILD)/solutions/$(ch)/$(ch) $(BUILD)/chapters/$(ch)/$(ch))
+all: $(foreach ch,$(CHAPTERS),$(BUILD)/solutions/$(ch)/$(ch) $(BUILD)/chapters/$(ch)/$(ch)) $(BENCH_PROGRAMS)
 
 # Which Check suite or test case to run: `make test-common SUITE=mpsc`,
 # `make test-common CASE=close`.  Check reads these two variables itself.
