@@ -143,7 +143,7 @@ $(1)_$(3)_HDR := $$(if $$(filter starters,$(1)),$$(patsubst solutions/%,build/st
 
 $(BUILD)/$(1)/$(3)/$(3): $$($(1)_$(3)_OBJ) $(LIBCOMMON)
 	@mkdir -p $$(@D)
-	$(CC) $(LDFLAGS) $$^ $$(PKG_LIBS_REDIS) -o $$@
+	$(CC) $(LDFLAGS) $$(filter %.o %.a,$$^) $$(PKG_LIBS_REDIS) -o $$@
 
 $(BUILD)/$(1)/$(3)/test_chapter.o: tests/chapters/test_$(call chapter_num,$(3)).c $$($(1)_$(3)_HDR) | $(SETUP_STAMP)
 	@mkdir -p $$(@D)
@@ -151,9 +151,10 @@ $(BUILD)/$(1)/$(3)/test_chapter.o: tests/chapters/test_$(call chapter_num,$(3)).
 
 $(BUILD)/$(1)/$(3)/test_chapter: $(BUILD)/$(1)/$(3)/test_chapter.o $$(filter-out %/main.o,$$($(1)_$(3)_OBJ)) $(TEST_SUPPORT_OBJ) $(LIBCOMMON)
 	@mkdir -p $$(@D)
-	$(CC) $(LDFLAGS) $$^ $$(PKG_LIBS_REDIS) $$(PKG_LIBS_CHECK) -o $$@
+	$(CC) $(LDFLAGS) $$(filter %.o %.a,$$^) $$(PKG_LIBS_REDIS) $$(PKG_LIBS_CHECK) -o $$@
 
-$(BUILD)/$(1)/$(3)/$(3) $$($(1)_$(3)_OBJ): $$($(1)_$(3)_HDR)
+# A starter's objects need its generated headers to exist first.
+$$($(1)_$(3)_OBJ): $$($(1)_$(3)_HDR)
 endef
 
 $(foreach ch,$(CHAPTERS),$(eval $(call chapter_rules,chapters,chapters,$(ch))))
@@ -312,7 +313,7 @@ watch: ## Re-run a chapter's tests whenever you save (make watch CH=02)
 # CK_FORK=no keeps each test in the process valgrind watches.
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full \
 	--show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
-	--track-origins=yes
+	--track-origins=yes --child-silent-after-fork=yes
 
 .PHONY: valgrind
 valgrind: ## Run common/'s and the solutions' tests under valgrind (plain build)
