@@ -1,0 +1,156 @@
+/*
+ * manager.c - the thread that owns the Redis connection (see manager.h).
+ *
+ * Notice what is NOT here: no mutex around the connection.  The connection
+ * and the receiving end of the channel are handed to the manager thread
+ * when it starts, and no other thread ever sees them again.  The channel
+ * does all the synchronisation.
+ */
+#include "manager.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "command.h"
+
+/* ---- Logging (only with a log stream, i.e. --verbose) -------------------- */
+
+/* Prints bytes[0..len) readably: a key may hold NULs, CR, LF or any other
+ * byte, which would garble a log line.  Long values are cut short. */
+static void print_escaped(FILE *out, const char *bytes, size_t len)
+{
+    const size_t shown = len < 48 ? len : 48;
+    fputc('"', out);
+    for (size_t i = 0; i < shown; i++) {
+        unsigned char c = (unsigned char)bytes[i];
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20 || c >= 0x7f)
+            fprintf(out, "\\x%02x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+    if (shown < len)
+        fprintf(out, "...(%zu bytes)", len);
+}
+
+static void log_result(const struct manager *m, const struct command *cmd,
+                       const struct redis_result *result)
+{
+    if (m->log == NULL)
+        return;
+    /* flockfile holds the stream for the whole line, so a line of the
+     * manager's never mixes with output of other threads. */
+    flockfile(m->log);
+    fprintf(m->log, "manager: %s ", command_name(cmd->kind));
+    print_escaped(m->log, cmd->key, cmd->key_len);
+    fprintf(m->log, " -> %s", redis_result_kind_name(result->kind));
+    if (result->data != NULL) {
+        fputc(' ', m->log);
+        print_escaped(m->log, result->data, result->len);
+    }
+    fputc('\n', m->log);
+    funlockfile(m->log);
+}
+
+/* ---- Running one command -------------------------------------------------- */
+
+/* The only place a command meets the connection.  Commands go through the
+ * wrapper as argument vectors, so a key is never mistaken for syntax. */
+static struct redis_result run_command(struct redis_client *client,
+                                       const struct command *cmd)
+{
+    switch (cmd->kind) {
+    case COMMAND_GET:
+        return redis_client_get(client, cmd->key, cmd->key_len);
+    case COMMAND_SET:
+        return redis_client_set(client, cmd->key, cmd->key_len,
+                                cmd->value, cmd->value_len);
+    }
+    return redis_result_error(REDIS_RESULT_ERROR, "unknown command kind %d", (int)cmd->kind);
+}
+
+/* ---- The manager thread --------------------------------------------------- */
+
+/* Receives and runs commands until the channel is closed and empty, which
+ * happens when the LAST sender has been dropped. */
+static void receive_loop(struct manager *m)
+{
+    // TODO(03): receive commands with mpsc_recv(m->rx, &cmd) until it
+    // returns CHAN_CLOSED (every sender dropped, queue empty).  For each
+    // one: run_command, count it in m->executed (and m->failed if the
+    // result is an error), log_result, then redis_result_free and
+    // command_free.
+    (void)m;
+    (void)run_command;
+    (void)log_result;
+    fprintf(stderr, "manager: not implemented yet: the manager loop "
+                    "(TODO(03) in chapters/03-manager-task/manager.c)\n");
+}
+
+static void *manager_main(void *arg)
+{
+    struct manager *m = arg;
+    receive_loop(m);
+    /* The manager owns the connection, so the manager closes it. */
+    redis_client_free(m->client);
+    m->client = NULL;
+    /* Destroys anything still queued through command_drop (nothing, after
+     * a complete loop) and makes any late send fail with CHAN_CLOSED. */
+    mpsc_receiver_drop(m->rx);
+    m->rx = NULL;
+    /* The very last step: after this the thread touches nothing of *m. */
+    atomic_store(&m->finished, true);
+    return NULL;
+}
+
+int manager_start(struct manager *m, const char *url, size_t capacity,
+                  struct mpsc_sender **tx, char *err, size_t errlen)
+{
+    *tx = NULL;
+    m->executed = 0;
+    m->failed = 0;
+    atomic_init(&m->finished, false);
+
+    /* 1. Connect here, on the caller's thread: a bad URL or a server that is
+     *    not running is reported to the caller now, with the wrapper's
+     *    message, instead of killing a thread nobody is watching yet. */
+    m->client = redis_client_connect(url, NULL, err, errlen);
+    if (m->client == NULL)
+        return -1;
+
+    /* 2. The channel.  command_drop frees commands still queued if the
+     *    channel dies with some inside. */
+    int rc = mpsc_channel(capacity, sizeof(struct command), command_drop, tx, &m->rx);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot make the command channel: %s", strerror(rc));
+        redis_client_free(m->client);
+        m->client = NULL;
+        return -1;
+    }
+
+    /* 3. The thread.  From here on only it touches m->client and m->rx. */
+    rc = pthread_create(&m->thread, NULL, manager_main, m);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start the manager thread: %s", strerror(rc));
+        mpsc_sender_drop(*tx);
+        *tx = NULL;
+        mpsc_receiver_drop(m->rx);
+        m->rx = NULL;
+        redis_client_free(m->client);
+        m->client = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void manager_join(struct manager *m)
+{
+    pthread_join(m->thread, NULL);
+}
+
+bool manager_finished(const struct manager *m)
+{
+    return atomic_load(&m->finished);
+}
