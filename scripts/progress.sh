@@ -38,6 +38,10 @@ else
     num=${next%%-*}
     echo "Next: chapter $next"
     echo "  read  docs/$next.md"
-    echo "  edit  chapters/$next/ (look for TODO($num))"
+    if grep -rqs "TODO($num)" "chapters/$next"; then
+        echo "  edit  chapters/$next/ (look for TODO($num))"
+    else
+        echo "  run   make run-$num (nothing to write in this chapter: run it and watch it break)"
+    fi
     echo "  check make test-$num     (or: make watch CH=$num, to re-run on every save)"
 fi
