@@ -330,7 +330,7 @@ valgrind: ## Run common/'s and the solutions' tests under valgrind (plain build)
 
 .PHONY: compile_commands.json
 compile_commands.json: ## Write compile_commands.json for clangd and other editors
-	@scripts/compile-commands.sh $(CC) "$(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS)" > $@.tmp && mv $@.tmp $@
+	@scripts/compile-commands.sh $(CC) "-Icommon $(CFLAGS) $(PKG_CFLAGS)" > $@.tmp && mv $@.tmp $@
 	@echo "wrote $@"
 
 .PHONY: clean
