@@ -187,6 +187,14 @@ test-$(call chapter_num,$(1)): $(BUILD)/$$(KIND)/$(1)/test_chapter $(BUILD)/$$(K
 
 run-$(call chapter_num,$(1)): $(BUILD)/$$(KIND)/$(1)/$(1) $(WITH_REDIS)
 	@$(WITH_REDIS) --reuse -- $(BUILD)/$$(KIND)/$(1)/$(1) $$(ARGS)
+
+.PHONY: valgrind-$(call chapter_num,$(1))
+valgrind-$(call chapter_num,$(1)):
+	@scripts/setup.sh valgrind
+	@$(MAKE) --no-print-directory SAN= build/plain/$$(KIND)/$(1)/test_chapter build/plain/$$(KIND)/$(1)/$(1) build/plain/bin/with-redis
+	@echo "== valgrind: chapter $(1) ($$(KIND)/$(1)) =="
+	@CK_FORK=no $(call chapter_test_env,$$(KIND),$(1)) build/plain/bin/with-redis --quiet -- \
+		$$(VALGRIND) build/plain/$$(KIND)/$(1)/test_chapter
 endef
 $(foreach ch,$(CHAPTERS),$(eval $(call chapter_targets,$(ch))))
 
@@ -345,6 +353,7 @@ help: ## List the targets
 	@echo "  test                     Run every test (installs what is missing first)"
 	@echo "  test-NN                  Run chapter NN's tests on your code in chapters/ (SOLUTION=1: on solutions/)"
 	@echo "  run-NN                   Run chapter NN's program (SOLUTION=1, ARGS=\"--threads 8\")"
+	@echo "  valgrind-NN              Run chapter NN's tests under valgrind (SOLUTION=1 likewise)"
 	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | grep -vE '^(run|test):' | \
 		sed -E 's/^([^:]+):.*## (.*)$$/\1|\2/' | awk -F'|' '{ printf "  %-24s %s\n", $$1, $$2 }'
 

@@ -1,0 +1,47 @@
+/*
+ * shared_client.h - the worker thread of chapter 01, which shares one
+ * `struct redis_client` with every other worker and takes no lock.
+ *
+ * Each worker owns a key ("ch01:thread:<id>") and runs rounds: SET the key
+ * to a value naming the thread and the round, then GET it back.  Nobody else
+ * writes that key, so with a connection of its own the GET must return
+ * exactly what the SET just stored.  Whatever else comes back is a reply
+ * that belonged to some other thread's command.
+ *
+ * A worker writes only to its own `struct worker`, and main() reads it only
+ * after pthread_join(): the results need no lock.  The one thing the
+ * workers do share, the client, is the bug this chapter is about.
+ */
+#ifndef SHARED_CLIENT_H
+#define SHARED_CLIENT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "redis_client.h"
+
+struct worker {
+    /* Set by main() before the thread starts. */
+    int id;                       /* 1, 2, ...: names the key and the values */
+    struct redis_client *client;  /* the one client ALL workers share */
+    long iterations;              /* rounds to run */
+    bool verbose;                 /* log every command and reply to stderr */
+
+    /* Written by the worker's thread, read by main() after the join. */
+    long rounds;                  /* rounds completed */
+    long wrong_replies;           /* replies that were not the answer to our command */
+    char first_wrong[1024];       /* the first of them, described; "" if none */
+    char error[512];              /* the error that stopped the worker; "" if none */
+};
+
+/* The thread body: pthread_create(&t, NULL, worker_thread, &worker).
+ * Runs worker->iterations rounds, or stops at the first error. */
+void *worker_thread(void *worker);
+
+/* Prints one line saying how the worker did, e.g.
+ *   thread 3: 2000 rounds, 17 wrong replies (first in round 5: GET expected
+ *   value "thread 3 iteration 5", got ok "OK")
+ * with "; stopped: ..." at the end if an error stopped it. */
+void worker_print_report(const struct worker *worker, FILE *out);
+
+#endif

@@ -1,0 +1,156 @@
+/*
+ * worker.c - see worker.h.
+ *
+ * This is chapter 01's shared_client.c with one change (besides the key
+ * names): the commands go through locked_client_set/get, which hold the
+ * connection's lock for each round trip.  The checking is the same as in
+ * chapter 01, so a reply that went to the wrong thread would still be
+ * caught and counted.
+ */
+#include "worker.h"
+
+#include <string.h>
+
+/* At most this many bytes of a reply are shown in a message: a reply read
+ * from a connection that two threads fight over can be anything. */
+#define SHOWN_BYTES 96
+
+/* Writes data[0..len) as a C-like string literal to out[size]: printable
+ * ASCII as is, '"' and '\\' escaped, any other byte as \xNN, cut after
+ * SHOWN_BYTES bytes with "..." after the closing quote. */
+static void quote(const char *data, size_t len, char *out, size_t size)
+{
+    size_t used = 0;
+    /* Room for the longest piece (\xNN), the closing quote, "..." and NUL. */
+    const size_t reserve = 4 + 1 + 3 + 1;
+    if (size < reserve + 1) {
+        if (size > 0)
+            out[0] = '\0';
+        return;
+    }
+    out[used++] = '"';
+    size_t i;
+    for (i = 0; i < len && i < SHOWN_BYTES && used + reserve <= size; i++) {
+        unsigned char c = (unsigned char)data[i];
+        if (c == '"' || c == '\\')
+            used += (size_t)snprintf(out + used, size - used, "\\%c", c);
+        else if (c >= 0x20 && c < 0x7f)
+            out[used++] = (char)c;
+        else
+            used += (size_t)snprintf(out + used, size - used, "\\x%02x", c);
+    }
+    out[used++] = '"';
+    out[used] = '\0';
+    if (i < len)
+        strcat(out, "...");
+}
+
+/* `ok "OK"`, `value "thread 5 iteration 12"`, `nil`, `integer 3`,
+ * `error "ERR ..."`: the kind of reply, then what it held. */
+static void describe_reply(const struct redis_result *r, char *out, size_t size)
+{
+    char quoted[4 * SHOWN_BYTES + 16];
+    if (r->kind == REDIS_RESULT_INTEGER)
+        snprintf(out, size, "integer %lld", r->integer);
+    else if (r->data == NULL)
+        snprintf(out, size, "%s", redis_result_kind_name(r->kind));
+    else {
+        quote(r->data, r->len, quoted, sizeof quoted);
+        snprintf(out, size, "%s %s", redis_result_kind_name(r->kind), quoted);
+    }
+}
+
+/*
+ * Compares the reply `got` to `command` with the reply it should have had:
+ * `want_kind` holding want[0..want_len).
+ *
+ * A wrong reply is counted, and the first one kept for the report.  An
+ * error is kept too, and stops the worker (returns false): after an i/o
+ * error the client refuses every further command, and Redis hangs up on a
+ * connection whose bytes it cannot parse, so going on would only repeat it.
+ */
+static bool check_reply(struct worker *w, long round, const char *command,
+                        const struct redis_result *got, enum redis_result_kind want_kind,
+                        const char *want, size_t want_len)
+{
+    char got_text[4 * SHOWN_BYTES + 32];
+    describe_reply(got, got_text, sizeof got_text);
+
+    if (redis_result_is_error(got)) {
+        snprintf(w->error, sizeof w->error, "%s in round %ld failed: %s",
+                 command, round, got_text);
+        if (w->verbose)
+            fprintf(stderr, "[thread %d] round %ld: %s -> %s  <- ERROR, stopping\n",
+                    w->id, round, command, got_text);
+        return false;
+    }
+
+    bool right = got->kind == want_kind && got->len == want_len &&
+                 memcmp(got->data, want, want_len) == 0;
+    if (w->verbose)
+        fprintf(stderr, "[thread %d] round %ld: %s -> %s%s\n", w->id, round, command,
+                got_text, right ? "" : "  <- NOT OURS");
+    if (right)
+        return true;
+
+    w->wrong_replies++;
+    if (w->first_wrong[0] == '\0') {
+        char want_text[4 * SHOWN_BYTES + 16];
+        quote(want, want_len, want_text, sizeof want_text);
+        snprintf(w->first_wrong, sizeof w->first_wrong,
+                 "in round %ld: %s expected %s %s, got %s", round, command,
+                 redis_result_kind_name(want_kind), want_text, got_text);
+    }
+    return true;
+}
+
+/* One round: SET our key to a value that names this thread and this round,
+ * so no other round anywhere stores the same bytes, then GET it back.
+ * Returns false when an error means the worker should stop. */
+static bool run_round(struct worker *w, const char *key, size_t key_len, long round)
+{
+    char value[64];
+    int value_len = snprintf(value, sizeof value, "thread %d iteration %ld", w->id, round);
+
+    /* w->client is the same locked client in every worker. */
+    struct redis_result set = locked_client_set(w->client, key, key_len, value, (size_t)value_len);
+    bool go_on = check_reply(w, round, "SET", &set, REDIS_RESULT_OK, "OK", 2);
+    redis_result_free(&set);
+    if (!go_on)
+        return false;
+
+    /* Nobody else writes our key: the GET must return what we just SET. */
+    struct redis_result got = locked_client_get(w->client, key, key_len);
+    go_on = check_reply(w, round, "GET", &got, REDIS_RESULT_VALUE, value, (size_t)value_len);
+    redis_result_free(&got);
+    return go_on;
+}
+
+void *worker_thread(void *arg)
+{
+    struct worker *w = arg;
+    char key[32];
+    int key_len = snprintf(key, sizeof key, "ch02:thread:%d", w->id);
+
+    for (long round = 1; round <= w->iterations; round++) {
+        if (!run_round(w, key, (size_t)key_len, round))
+            break;
+        w->rounds = round;
+    }
+    return NULL;
+}
+
+void worker_print_report(const struct worker *w, FILE *out)
+{
+    fprintf(out, "thread %d: ", w->id);
+    if (w->rounds == w->iterations)
+        fprintf(out, "%ld rounds", w->rounds);
+    else
+        fprintf(out, "%ld of %ld rounds", w->rounds, w->iterations);
+    fprintf(out, ", %ld wrong %s", w->wrong_replies, w->wrong_replies == 1 ? "reply" : "replies");
+    if (w->first_wrong[0] != '\0')
+        fprintf(out, " (first %s)", w->first_wrong);
+    if (w->error[0] != '\0')
+        fprintf(out, "; stopped: %s", w->error);
+    fputc('\n', out);
+}
