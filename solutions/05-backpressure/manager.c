@@ -1,0 +1,293 @@
+/*
+ * manager.c - the thread that owns the Redis connection and answers every
+ * request (see manager.h).  Chapter 04's manager; what chapter 05 changes
+ * is in manager_start, where the command channel is made bounded or
+ * unbounded, and the `succeeded` count in run_batch.
+ *
+ * Read it in the order the manager works:
+ *   receive_loop   take a batch, run it, repeat until the channel closes
+ *   run_batch      pipeline the batch: append all, then read all replies
+ *   answer         send one result back to its requester
+ *   refuse_rest    after a lost connection: answer everything else with
+ *                  the error, then stop
+ */
+#include "manager.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "command.h"
+#include "oneshot.h"
+
+/* ---- Logging (only with a log stream, i.e. --verbose) -------------------- */
+
+/* Prints bytes[0..len) readably: a key may hold NULs, CR, LF or any other
+ * byte, which would garble a log line.  Long values are cut short. */
+static void print_escaped(FILE *out, const char *bytes, size_t len)
+{
+    const size_t shown = len < 48 ? len : 48;
+    fputc('"', out);
+    for (size_t i = 0; i < shown; i++) {
+        unsigned char c = (unsigned char)bytes[i];
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20 || c >= 0x7f)
+            fprintf(out, "\\x%02x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+    if (shown < len)
+        fprintf(out, "...(%zu bytes)", len);
+}
+
+static void log_result(const struct manager *m, const struct command *cmd,
+                       const struct redis_result *result)
+{
+    if (m->log == NULL)
+        return;
+    /* flockfile holds the stream for the whole line, so a line of the
+     * manager's never mixes with output of other threads. */
+    flockfile(m->log);
+    fprintf(m->log, "manager: %s ", command_name(cmd->kind));
+    print_escaped(m->log, cmd->key, cmd->key_len);
+    fprintf(m->log, " -> %s", redis_result_kind_name(result->kind));
+    if (result->data != NULL) {
+        fputc(' ', m->log);
+        print_escaped(m->log, result->data, result->len);
+    }
+    fputc('\n', m->log);
+    funlockfile(m->log);
+}
+
+/* ---- Answering ------------------------------------------------------------ */
+
+/* Sends `result` to whoever sent `cmd`, and frees the command.  The result
+ * is consumed: it ends up with the requester, or freed here. */
+static void answer(struct command *cmd, struct redis_result result)
+{
+    if (cmd->reply == NULL) {
+        redis_result_free(&result); /* fire and forget: nobody waits */
+    } else {
+        /* oneshot_send consumes the sender whatever it returns.  On
+         * CHAN_CLOSED the requester has left and the result is still ours:
+         * free it, or it leaks. */
+        if (oneshot_send(cmd->reply, &result) != CHAN_OK)
+            redis_result_free(&result);
+        cmd->reply = NULL;
+    }
+    /* Drops cmd->reply if it is still set: the requester then gets
+     * CHAN_CLOSED instead of waiting for ever. */
+    command_free(cmd);
+}
+
+/* Records the first connection failure; later ones only repeat it. */
+static void record_failure(struct manager *m, const char *why)
+{
+    if (m->connection_lost)
+        return;
+    m->connection_lost = true;
+    snprintf(m->failure, sizeof m->failure, "%s", why);
+}
+
+/* Answers `cmd` with the recorded connection failure. */
+static void answer_with_failure(struct manager *m, struct command *cmd)
+{
+    struct redis_result error = redis_result_error(REDIS_RESULT_IO_ERROR, "%s", m->failure);
+    m->failed++;
+    log_result(m, cmd, &error);
+    answer(cmd, error);
+}
+
+/* ---- Running a batch ------------------------------------------------------ */
+
+/* A GET whose requester has gone is work nobody wants: skip it.  A SET is
+ * run even then: leaving does not take back a write. */
+static bool nobody_waits_for(const struct command *cmd)
+{
+    return cmd->kind == COMMAND_GET && cmd->reply != NULL &&
+           oneshot_sender_is_closed(cmd->reply);
+}
+
+/* Queues `cmd` on the connection without sending it.  0 or -1. */
+static int append_command(struct redis_client *client, const struct command *cmd)
+{
+    if (cmd->kind == COMMAND_SET) {
+        const char *argv[] = { "SET", cmd->key, cmd->value };
+        const size_t len[] = { 3, cmd->key_len, cmd->value_len };
+        return redis_client_append(client, 3, argv, len);
+    }
+    const char *argv[] = { "GET", cmd->key };
+    const size_t len[] = { 3, cmd->key_len };
+    return redis_client_append(client, 2, argv, len);
+}
+
+/*
+ * Runs batch[0..n) as one pipeline and answers every command.  Returns
+ * false if the connection broke (every command has been answered anyway,
+ * the unlucky ones with the error).
+ *
+ * Why a pipeline: chapter 02's mutex let one thread at a time do a whole
+ * round trip - write, wait for Redis, read - so N requests cost N round
+ * trips and N wake-ups however many threads were waiting.  Here whatever
+ * piled up while the manager was busy is written in ONE go and the replies
+ * are read back in one stream: the round trip is paid once per batch.
+ * Redis answers in the order it received, so reply i belongs to command i.
+ */
+static bool run_batch(struct manager *m, struct command *batch, size_t n)
+{
+    /* 1. Drop GETs nobody waits for any more, keeping the order. */
+    size_t live = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (nobody_waits_for(&batch[i])) {
+            m->skipped++;
+            command_free(&batch[i]);
+        } else {
+            batch[live++] = batch[i];
+        }
+    }
+
+    /* 2. Queue them all.  Nothing is written yet. */
+    size_t queued = 0;
+    while (queued < live && append_command(m->client, &batch[queued]) == 0)
+        queued++;
+    if (queued < live)
+        record_failure(m, "cannot queue a command on the connection (out of memory?)");
+
+    /* 3. The first read writes the whole batch; then one reply per command,
+     *    in the order they were queued. */
+    size_t done = 0;
+    for (; done < queued && !m->connection_lost; done++) {
+        struct redis_result result = redis_client_read_reply(m->client);
+        if (result.kind == REDIS_RESULT_IO_ERROR)
+            record_failure(m, result.data); /* answered below, with the rest */
+        else
+            m->executed++;
+        if (redis_result_is_error(&result))
+            m->failed++;
+        else
+            m->succeeded++;
+        log_result(m, &batch[done], &result);
+        answer(&batch[done], result);
+    }
+
+    /* 4. The connection broke: the replies still owed will never come.
+     *    Answer each remaining command with the error. */
+    for (; done < live; done++)
+        answer_with_failure(m, &batch[done]);
+    return !m->connection_lost;
+}
+
+/* ---- The manager thread --------------------------------------------------- */
+
+/* After a lost connection: refuse new requests and answer the queued ones. */
+static void refuse_rest(struct manager *m)
+{
+    /* From now on mpsc_send fails at once (CHAN_CLOSED), so no requester
+     * can start waiting for a manager that is going away. */
+    mpsc_receiver_close(m->rx);
+    /* What was queued before the close is still there: answer it. */
+    struct command batch[MANAGER_BATCH_LIMIT];
+    size_t n;
+    while ((n = mpsc_recv_many(m->rx, batch, MANAGER_BATCH_LIMIT)) > 0)
+        for (size_t i = 0; i < n; i++)
+            answer_with_failure(m, &batch[i]);
+}
+
+static void receive_loop(struct manager *m)
+{
+    struct command batch[MANAGER_BATCH_LIMIT];
+    size_t n;
+    /* One wake-up brings everything queued (up to the limit), not one
+     * command: a busy manager drains whole batches without sleeping. */
+    while ((n = mpsc_recv_many(m->rx, batch, MANAGER_BATCH_LIMIT)) > 0) {
+        m->batches++;
+        if (!run_batch(m, batch, n)) {
+            refuse_rest(m);
+            break;
+        }
+    }
+    /* 0: every sender is gone and the queue is empty, or we closed it. */
+}
+
+static void *manager_main(void *arg)
+{
+    struct manager *m = arg;
+    receive_loop(m);
+    redis_client_free(m->client);
+    m->client = NULL;
+    /* Anything still queued is destroyed through command_drop, which drops
+     * its reply sender: its requester wakes with CHAN_CLOSED. */
+    mpsc_receiver_drop(m->rx);
+    m->rx = NULL;
+    /* The very last step: after this the thread touches nothing of *m. */
+    atomic_store(&m->finished, true);
+    return NULL;
+}
+
+int manager_start(struct manager *m, const char *url, size_t capacity,
+                  struct mpsc_sender **tx, char *err, size_t errlen)
+{
+    *tx = NULL;
+    m->executed = m->succeeded = m->failed = m->skipped = m->batches = 0;
+    m->connection_lost = false;
+    m->failure[0] = '\0';
+    m->url[0] = '\0';
+    atomic_init(&m->finished, false);
+
+    /* Connect first, on the caller's thread: a bad URL or a server that is
+     * not running is reported to the caller now, with the wrapper's text. */
+    m->client = redis_client_connect(url, NULL, err, errlen);
+    if (m->client == NULL)
+        return -1;
+    snprintf(m->url, sizeof m->url, "%s", redis_client_url(m->client));
+
+    /* The one difference between the modes of chapter 05: a channel that
+     * holds at most `capacity` commands, or one that holds any number. */
+    //> snippet make_channel
+    //> exercise 05
+    int rc = capacity == MANAGER_UNBOUNDED
+                 ? mpsc_unbounded_channel(sizeof(struct command), command_drop, tx, &m->rx)
+                 : mpsc_channel(capacity, sizeof(struct command), command_drop, tx, &m->rx);
+    //| starter
+    //| // TODO(05): for capacity == MANAGER_UNBOUNDED make the channel with
+    //| // mpsc_unbounded_channel (same arguments, minus the capacity).
+    //| if (capacity == MANAGER_UNBOUNDED) {
+    //|     snprintf(err, errlen, "not implemented yet: an unbounded command channel "
+    //|              "(TODO(05) in chapters/05-backpressure/manager.c)");
+    //|     redis_client_free(m->client);
+    //|     m->client = NULL;
+    //|     return -1;
+    //| }
+    //| int rc = mpsc_channel(capacity, sizeof(struct command), command_drop, tx, &m->rx);
+    //< exercise 05
+    //< snippet make_channel
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot make the command channel: %s", strerror(rc));
+        redis_client_free(m->client);
+        m->client = NULL;
+        return -1;
+    }
+    rc = pthread_create(&m->thread, NULL, manager_main, m);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start the manager thread: %s", strerror(rc));
+        mpsc_sender_drop(*tx);
+        *tx = NULL;
+        mpsc_receiver_drop(m->rx);
+        m->rx = NULL;
+        redis_client_free(m->client);
+        m->client = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void manager_join(struct manager *m)
+{
+    pthread_join(m->thread, NULL);
+}
+
+bool manager_finished(const struct manager *m)
+{
+    return atomic_load(&m->finished);
+}
