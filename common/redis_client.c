@@ -87,6 +87,33 @@ struct redis_result redis_result_error(enum redis_result_kind kind, const char *
     return make_message(kind, text);
 }
 
+const char *redis_quote_bytes(const void *bytes, size_t len, char *out, size_t size)
+{
+    const unsigned char *b = bytes;
+    /* Room for the longest piece (\xNN), the closing quote and the NUL. */
+    const size_t piece = 4 + 1 + 1;
+    size_t used = 0, i = 0;
+    if (size < piece + 1) {
+        if (size > 0)
+            out[0] = '\0';
+        return out;
+    }
+    out[used++] = '"';
+    for (; i < len && i < REDIS_QUOTE_SHOWN && used + piece <= size; i++) {
+        if (b[i] == '"' || b[i] == '\\')
+            used += (size_t)snprintf(out + used, size - used, "\\%c", b[i]);
+        else if (b[i] >= 0x20 && b[i] < 0x7f)
+            out[used++] = (char)b[i];
+        else
+            used += (size_t)snprintf(out + used, size - used, "\\x%02x", b[i]);
+    }
+    out[used++] = '"';
+    out[used] = '\0';
+    if (i < len)
+        snprintf(out + used, size - used, "...(%zu bytes)", len);
+    return out;
+}
+
 bool redis_result_is_error(const struct redis_result *result)
 {
     return result->kind == REDIS_RESULT_ERROR || result->kind == REDIS_RESULT_IO_ERROR;

@@ -65,6 +65,18 @@ struct redis_result redis_result_error(enum redis_result_kind kind, const char *
 #endif
     ;
 
+/* How many bytes redis_quote_bytes shows before it cuts a value short, and
+ * a buffer size that always holds its output. */
+#define REDIS_QUOTE_SHOWN 96
+#define REDIS_QUOTE_BUFSIZE (4 * REDIS_QUOTE_SHOWN + 32)
+
+/* Writes bytes[0..len) into out[size] as a C-like string literal, for logs
+ * and messages: printable ASCII as is, '"' and '\\' escaped, any other
+ * byte (NUL, CR, LF, ...) as \xNN, so a binary key cannot garble a line.
+ * After REDIS_QUOTE_SHOWN bytes it stops and adds "...(N bytes)".  Returns
+ * out, so it can be used inside a printf call. */
+const char *redis_quote_bytes(const void *bytes, size_t len, char *out, size_t size);
+
 /* "ok", "value", "integer", "nil", "error", "i/o error". */
 const char *redis_result_kind_name(enum redis_result_kind kind);
 

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "redis_client.h"
 #include "shared_client.h"
 
@@ -51,18 +52,6 @@ static void print_usage(FILE *out)
             "Redis: $REDIS_URL (default " REDIS_DEFAULT_URL "); `make run-01` starts one.\n");
 }
 
-/* A whole decimal number from 1 to max, or false. */
-static bool parse_count(const char *text, long max, long *out)
-{
-    char *end;
-    errno = 0;
-    long value = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || value < 1 || value > max)
-        return false;
-    *out = value;
-    return true;
-}
-
 /* Returns 0 to run, 1 when --help was answered, -1 on a bad option (with a
  * message on stderr). */
 static int parse_options(int argc, char **argv, struct options *opts)
@@ -81,7 +70,7 @@ static int parse_options(int argc, char **argv, struct options *opts)
             bool is_threads = strcmp(arg, "--threads") == 0;
             long *count = is_threads ? &opts->threads : &opts->iterations;
             long max = is_threads ? MAX_THREADS : MAX_ITERATIONS;
-            if (i + 1 == argc || !parse_count(argv[i + 1], max, count)) {
+            if (i + 1 == argc || !cli_parse_count(argv[i + 1], 1, max, count)) {
                 fprintf(stderr, "01-shared-client: %s needs a number from 1 to %ld\n", arg, max);
                 return -1;
             }

@@ -11,51 +11,17 @@
 
 #include <string.h>
 
-/* At most this many bytes of a reply are shown in a message: a reply read
- * from a connection that two threads fight over can be anything. */
-#define SHOWN_BYTES 96
-
-/* Writes data[0..len) as a C-like string literal to out[size]: printable
- * ASCII as is, '"' and '\\' escaped, any other byte as \xNN, cut after
- * SHOWN_BYTES bytes with "..." after the closing quote. */
-static void quote(const char *data, size_t len, char *out, size_t size)
-{
-    size_t used = 0;
-    /* Room for the longest piece (\xNN), the closing quote, "..." and NUL. */
-    const size_t reserve = 4 + 1 + 3 + 1;
-    if (size < reserve + 1) {
-        if (size > 0)
-            out[0] = '\0';
-        return;
-    }
-    out[used++] = '"';
-    size_t i;
-    for (i = 0; i < len && i < SHOWN_BYTES && used + reserve <= size; i++) {
-        unsigned char c = (unsigned char)data[i];
-        if (c == '"' || c == '\\')
-            used += (size_t)snprintf(out + used, size - used, "\\%c", c);
-        else if (c >= 0x20 && c < 0x7f)
-            out[used++] = (char)c;
-        else
-            used += (size_t)snprintf(out + used, size - used, "\\x%02x", c);
-    }
-    out[used++] = '"';
-    out[used] = '\0';
-    if (i < len)
-        strcat(out, "...");
-}
-
 /* `ok "OK"`, `value "thread 5 iteration 12"`, `nil`, `integer 3`,
  * `error "ERR ..."`: the kind of reply, then what it held. */
 static void describe_reply(const struct redis_result *r, char *out, size_t size)
 {
-    char quoted[4 * SHOWN_BYTES + 16];
+    char quoted[REDIS_QUOTE_BUFSIZE];
     if (r->kind == REDIS_RESULT_INTEGER)
         snprintf(out, size, "integer %lld", r->integer);
     else if (r->data == NULL)
         snprintf(out, size, "%s", redis_result_kind_name(r->kind));
     else {
-        quote(r->data, r->len, quoted, sizeof quoted);
+        redis_quote_bytes(r->data, r->len, quoted, sizeof quoted);
         snprintf(out, size, "%s %s", redis_result_kind_name(r->kind), quoted);
     }
 }
@@ -73,7 +39,7 @@ static bool check_reply(struct worker *w, long round, const char *command,
                         const struct redis_result *got, enum redis_result_kind want_kind,
                         const char *want, size_t want_len)
 {
-    char got_text[4 * SHOWN_BYTES + 32];
+    char got_text[REDIS_QUOTE_BUFSIZE + 16];
     describe_reply(got, got_text, sizeof got_text);
 
     if (redis_result_is_error(got)) {
@@ -95,8 +61,8 @@ static bool check_reply(struct worker *w, long round, const char *command,
 
     w->wrong_replies++;
     if (w->first_wrong[0] == '\0') {
-        char want_text[4 * SHOWN_BYTES + 16];
-        quote(want, want_len, want_text, sizeof want_text);
+        char want_text[REDIS_QUOTE_BUFSIZE];
+        redis_quote_bytes(want, want_len, want_text, sizeof want_text);
         snprintf(w->first_wrong, sizeof w->first_wrong,
                  "in round %ld: %s expected %s %s, got %s", round, command,
                  redis_result_kind_name(want_kind), want_text, got_text);

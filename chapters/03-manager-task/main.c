@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "command.h"
 #include "manager.h"
 #include "mpsc.h"
@@ -171,18 +172,6 @@ static void print_usage(FILE *out)
             "Redis: $REDIS_URL (default " REDIS_DEFAULT_URL "); `make run-03` starts one.\n");
 }
 
-/* A whole decimal number from 1 to max, or false. */
-static bool parse_count(const char *text, long max, long *out)
-{
-    char *end;
-    errno = 0;
-    long value = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || value < 1 || value > max)
-        return false;
-    *out = value;
-    return true;
-}
-
 /* Returns 0 to run, 1 when --help was answered, -1 on a bad option (with a
  * message on stderr). */
 static int parse_options(int argc, char **argv, struct options *opts)
@@ -200,7 +189,7 @@ static int parse_options(int argc, char **argv, struct options *opts)
         } else if (strcmp(arg, "--threads") == 0 || strcmp(arg, "--iterations") == 0) {
             bool threads = strcmp(arg, "--threads") == 0;
             long max = threads ? MAX_THREADS : MAX_ITERATIONS;
-            if (i + 1 == argc || !parse_count(argv[i + 1], max, threads ? &opts->threads
+            if (i + 1 == argc || !cli_parse_count(argv[i + 1], 1, max, threads ? &opts->threads
                                                                         : &opts->iterations)) {
                 fprintf(stderr, "03-manager-task: %s needs a number from 1 to %ld\n", arg, max);
                 return -1;

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "producer.h"
 #include "redis_client.h"
 
@@ -66,20 +67,6 @@ static void print_usage(FILE *out)
             FLOOD_DEFAULT_CAPACITY, MAX_PAUSE_MS);
 }
 
-/* A whole decimal number from min to max, or false. */
-static bool parse_number(const char *text, unsigned long min, unsigned long max,
-                         unsigned long *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long value = strtoul(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || value < min ||
-        value > max)
-        return false;
-    *out = value;
-    return true;
-}
-
 /* Returns 0 to run, 1 when --help was answered, -1 on a bad option (with a
  * message on stderr). */
 static int parse_options(int argc, char **argv, struct options *opts)
@@ -91,7 +78,7 @@ static int parse_options(int argc, char **argv, struct options *opts)
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
-        unsigned long n;
+        long n;
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             print_usage(stdout);
             return 1;
@@ -109,24 +96,24 @@ static int parse_options(int argc, char **argv, struct options *opts)
                    strcmp(arg, "--capacity") == 0 || strcmp(arg, "--pause-ms") == 0) {
             bool value_size = strcmp(arg, "--value-size") == 0;
             bool pause = strcmp(arg, "--pause-ms") == 0;
-            unsigned long min = value_size || pause ? 0 : 1;
-            unsigned long max = value_size              ? MAX_VALUE_SIZE
+            long min = value_size || pause ? 0 : 1;
+            long max = value_size              ? MAX_VALUE_SIZE
                                 : pause                 ? MAX_PAUSE_MS
                                 : strcmp(arg, "--capacity") == 0 ? MAX_CAPACITY
                                                         : MAX_COUNT;
-            if (next == NULL || !parse_number(next, min, max, &n)) {
-                fprintf(stderr, "05-backpressure: %s needs a number from %lu to %lu\n", arg,
+            if (next == NULL || !cli_parse_count(next, min, max, &n)) {
+                fprintf(stderr, "05-backpressure: %s needs a number from %ld to %ld\n", arg,
                         min, max);
                 return -1;
             }
             if (value_size)
-                opts->flood.value_size = n;
+                opts->flood.value_size = (size_t)n;
             else if (pause)
                 opts->flood.pause_ms = (unsigned)n;
             else if (strcmp(arg, "--capacity") == 0)
-                opts->flood.capacity = n;
+                opts->flood.capacity = (size_t)n;
             else
-                opts->flood.count = n;
+                opts->flood.count = (size_t)n;
             i++;
         } else {
             fprintf(stderr, "05-backpressure: unknown option '%s'\n", arg);

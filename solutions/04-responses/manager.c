@@ -19,40 +19,23 @@
 
 /* ---- Logging (only with a log stream, i.e. --verbose) -------------------- */
 
-/* Prints bytes[0..len) readably: a key may hold NULs, CR, LF or any other
- * byte, which would garble a log line.  Long values are cut short. */
-static void print_escaped(FILE *out, const char *bytes, size_t len)
-{
-    const size_t shown = len < 48 ? len : 48;
-    fputc('"', out);
-    for (size_t i = 0; i < shown; i++) {
-        unsigned char c = (unsigned char)bytes[i];
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c < 0x20 || c >= 0x7f)
-            fprintf(out, "\\x%02x", c);
-        else
-            fputc(c, out);
-    }
-    fputc('"', out);
-    if (shown < len)
-        fprintf(out, "...(%zu bytes)", len);
-}
-
 static void log_result(const struct manager *m, const struct command *cmd,
                        const struct redis_result *result)
 {
     if (m->log == NULL)
         return;
+    /* Keys and values may hold any byte: quote them so a log line stays a
+     * line. */
+    char quoted[REDIS_QUOTE_BUFSIZE];
     /* flockfile holds the stream for the whole line, so a line of the
      * manager's never mixes with output of other threads. */
     flockfile(m->log);
     fprintf(m->log, "manager: %s ", command_name(cmd->kind));
-    print_escaped(m->log, cmd->key, cmd->key_len);
+    fputs(redis_quote_bytes(cmd->key, cmd->key_len, quoted, sizeof quoted), m->log);
     fprintf(m->log, " -> %s", redis_result_kind_name(result->kind));
     if (result->data != NULL) {
         fputc(' ', m->log);
-        print_escaped(m->log, result->data, result->len);
+        fputs(redis_quote_bytes(result->data, result->len, quoted, sizeof quoted), m->log);
     }
     fputc('\n', m->log);
     funlockfile(m->log);

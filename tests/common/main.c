@@ -11,6 +11,7 @@
 #include "redis_harness.h"
 
 Suite *chan_suite(void);
+Suite *cli_suite(void);
 Suite *mpsc_suite(void);
 Suite *oneshot_suite(void);
 Suite *broadcast_suite(void);
@@ -24,6 +25,7 @@ int main(void)
     redis_harness_stop_all_on_signal();
 
     SRunner *runner = srunner_create(chan_suite());
+    srunner_add_suite(runner, cli_suite());
     srunner_add_suite(runner, mpsc_suite());
     srunner_add_suite(runner, oneshot_suite());
     srunner_add_suite(runner, broadcast_suite());

@@ -580,6 +580,24 @@ START_TEST(an_error_result_carries_its_formatted_message_and_kind)
 }
 END_TEST
 
+START_TEST(quoting_bytes_escapes_what_would_garble_a_line)
+{
+    char out[REDIS_QUOTE_BUFSIZE];
+    ck_assert_str_eq(redis_quote_bytes("a\0b\r\n\"\\\xff", 8, out, sizeof out),
+                     "\"a\\x00b\\x0d\\x0a\\\"\\\\\\xff\"");
+    ck_assert_str_eq(redis_quote_bytes("", 0, out, sizeof out), "\"\"");
+    char big[300];
+    memset(big, 'v', sizeof big);
+    redis_quote_bytes(big, sizeof big, out, sizeof out);
+    ck_assert_uint_eq(strlen(out), 1 + REDIS_QUOTE_SHOWN + 1 + strlen("...(300 bytes)"));
+    ck_assert_ptr_nonnull(strstr(out, "\"...(300 bytes)"));
+    /* A buffer too small for even one escaped byte gets an empty string,
+     * never an overflow. */
+    char tiny[4] = "xyz";
+    ck_assert_str_eq(redis_quote_bytes("abc", 3, tiny, sizeof tiny), "");
+}
+END_TEST
+
 START_TEST(freeing_a_result_twice_is_safe)
 {
     struct redis_client *c = connect_shared();
@@ -630,6 +648,7 @@ Suite *redis_client_suite(void)
     tcase_add_test(values, integer_replies_come_back_as_integers);
     tcase_add_test(values, pipelined_commands_get_their_replies_in_order);
     tcase_add_test(values, an_error_result_carries_its_formatted_message_and_kind);
+    tcase_add_test(values, quoting_bytes_escapes_what_would_garble_a_line);
     tcase_add_test(values, freeing_a_result_twice_is_safe);
     tcase_add_test(values, every_result_kind_has_its_own_name);
     suite_add_tcase(s, values);
