@@ -33,7 +33,7 @@ for ch in "$@"; do
 done
 echo
 if [ -z "$next" ]; then
-    echo "Every chapter passes. Well done! Going further: docs/README.md lists what comes next."
+    echo "Every chapter passes. Well done! What comes next: \"Going further\" in docs/05-backpressure.md."
 else
     num=${next%%-*}
     echo "Next: chapter $next"
