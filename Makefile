@@ -295,6 +295,7 @@ DOC_PROGRAMS := $(foreach ch,$(CHAPTERS),build/plain/solutions/$(ch)/$(ch))
 docs-check: $(SNIP) ## Check that the docs' code, output and commands match the code
 	@$(MAKE) --no-print-directory SAN= $(DOC_PROGRAMS) build/plain/bin/with-redis >/dev/null
 	build/plain/bin/with-redis --quiet -- $(SNIP) check-docs $(DOCS)
+	@scripts/check-rust-refused.sh docs/examples/shared_client_refused.rs
 
 .PHONY: docs-sync
 docs-sync: $(SNIP) ## Rewrite the docs' code and output blocks from the code
