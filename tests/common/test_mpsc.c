@@ -11,6 +11,7 @@
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -551,16 +552,19 @@ START_TEST(b15_try_recv_on_an_empty_open_channel_is_empty)
 }
 END_TEST
 
-static atomic_int handoff_seq;
+/* The two threads take turns through two semaphores: "send i completed"
+ * and "receiver checked i".  A semaphore (not a busy-wait) so the test
+ * costs nothing under valgrind, which runs one thread at a time. */
+static sem_t handoff_sent, handoff_checked;
 
 static void *send_and_announce(void *arg)
 {
     int n = *(int *)arg;
     for (int i = 0; i < n; i++) {
         mpsc_send(tx, &i);
-        atomic_store(&handoff_seq, i + 1); /* "send i has completed" */
-        while (atomic_load(&handoff_seq) != -(i + 1))
-            ; /* wait until the receiver has checked */
+        sem_post(&handoff_sent);
+        while (sem_wait(&handoff_checked) != 0)
+            ; /* EINTR */
     }
     return NULL;
 }
@@ -569,18 +573,27 @@ START_TEST(b15_try_recv_is_never_empty_after_a_completed_send)
 {
     make_bounded(4);
     int n = 2000 / (int)test_stress_divisor();
-    atomic_store(&handoff_seq, 0);
+    ck_assert_int_eq(sem_init(&handoff_sent, 0, 0), 0);
+    ck_assert_int_eq(sem_init(&handoff_checked, 0, 0), 0);
     pthread_t t;
     pthread_create(&t, NULL, send_and_announce, &n);
+    int empty = 0, wrong = 0;
     for (int i = 0; i < n; i++) {
-        while (atomic_load(&handoff_seq) != i + 1)
+        while (sem_wait(&handoff_sent) != 0)
             ;
         int v;
-        ck_assert_int_eq(mpsc_try_recv(rx, &v), CHAN_OK);
-        ck_assert_int_eq(v, i);
-        atomic_store(&handoff_seq, -(i + 1));
+        /* The send has returned: its element must be visible now. */
+        if (mpsc_try_recv(rx, &v) != CHAN_OK)
+            empty++;
+        else if (v != i)
+            wrong++;
+        sem_post(&handoff_checked);
     }
     pthread_join(t, NULL);
+    ck_assert_int_eq(empty, 0);
+    ck_assert_int_eq(wrong, 0);
+    sem_destroy(&handoff_sent);
+    sem_destroy(&handoff_checked);
     drop_both();
 }
 END_TEST
