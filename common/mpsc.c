@@ -239,27 +239,16 @@ static int make_channel(size_t capacity, size_t elem_size, chan_drop_fn drop,
     struct mpsc_receiver *r = malloc(sizeof *r);
     size_t slots = capacity == UNBOUNDED ? UNBOUNDED_INITIAL_SLOTS : capacity;
     unsigned char *ring = c ? malloc(slots * elem_size) : NULL;
-    if (c == NULL || s == NULL || r == NULL || ring == NULL) {
-        free(ring);
-        free(r);
-        free(s);
-        free(c);
-        return ENOMEM;
-    }
-    int err = pthread_mutex_init(&c->lock, NULL);
-    if (err == 0 && (err = chan_cond_init(&c->rx_cond)) != 0)
-        pthread_mutex_destroy(&c->lock);
-    if (err == 0 && (err = chan_cond_init(&c->closed_cond)) != 0) {
-        pthread_cond_destroy(&c->rx_cond);
-        pthread_mutex_destroy(&c->lock);
-    }
-    if (err != 0) {
-        free(ring);
-        free(r);
-        free(s);
-        free(c);
-        return err;
-    }
+    int err = ENOMEM;
+    /* One exit path that undoes exactly what was done, in reverse. */
+    if (c == NULL || s == NULL || r == NULL || ring == NULL)
+        goto fail;
+    if ((err = pthread_mutex_init(&c->lock, NULL)) != 0)
+        goto fail;
+    if ((err = chan_cond_init(&c->rx_cond)) != 0)
+        goto fail_mutex;
+    if ((err = chan_cond_init(&c->closed_cond)) != 0)
+        goto fail_rx_cond;
     c->elem_size = elem_size;
     c->capacity = capacity;
     c->drop = drop;
@@ -273,6 +262,17 @@ static int make_channel(size_t capacity, size_t elem_size, chan_drop_fn drop,
     *tx = s;
     *rx = r;
     return 0;
+
+fail_rx_cond:
+    pthread_cond_destroy(&c->rx_cond);
+fail_mutex:
+    pthread_mutex_destroy(&c->lock);
+fail:
+    free(ring);
+    free(r);
+    free(s);
+    free(c);
+    return err;
 }
 
 int mpsc_channel(size_t capacity, size_t elem_size, chan_drop_fn drop,

@@ -82,7 +82,10 @@ void mpsc_sender_drop(struct mpsc_sender *tx);
 
 /* Copies *elem into the channel, waiting while it is full.
  * CHAN_OK, or CHAN_CLOSED if the receiver closed or was dropped (then the
- * element was not taken: it is still the caller's). */
+ * element was not taken: it is still the caller's).  CHAN_CLOSED is also
+ * the answer in the one case where the channel cannot take the element for
+ * lack of memory (an unbounded channel that cannot grow): the element is
+ * still the caller's, so nothing is lost either way. */
 enum chan_status mpsc_send(struct mpsc_sender *tx, const void *elem);
 
 /* mpsc_send, giving up with CHAN_TIMEOUT after `timeout_ms`. */
