@@ -122,7 +122,6 @@ $(SNIP): tools/snip.c
 # (tests/chapters/test_NN.c linked with the folder's files except main.c).
 
 CHAPTERS := 01-shared-client 02-mutex 03-manager-task 04-responses 05-backpressure
-chapter_name = $(filter $(1)-%,$(CHAPTERS))
 chapter_num = $(firstword $(subst -, ,$(1)))
 
 STARTER_FILES := $(patsubst solutions/%,build/starters/%,$(wildcard $(CHAPTERS:%=solutions/%/*.[ch])))

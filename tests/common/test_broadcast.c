@@ -1,6 +1,6 @@
 /*
- * test_broadcast.c - the broadcast channel against
- * ../shared/channel-behaviours.md.
+ * test_broadcast.c - the broadcast channel against the behaviour list
+ * (docs/channels.md says where its items come from).
  *
  * Each test is named after the behaviour it checks: `bNN_` is the item's
  * number in that list.  Items 41-43 are broadcast's own (every receiver

@@ -1,5 +1,6 @@
 /*
- * test_mpsc.c - the mpsc channel against ../shared/channel-behaviours.md.
+ * test_mpsc.c - the mpsc channel against the behaviour list
+ * (docs/channels.md says where its items come from).
  *
  * Each test is named after the behaviour it checks: `bNN_` is the item's
  * number in that list.  Item 29 (weak senders) is not built; mpsc.h says

@@ -1,5 +1,6 @@
 /*
- * test_oneshot.c - the oneshot channel against ../shared/channel-behaviours.md.
+ * test_oneshot.c - the oneshot channel against the behaviour list
+ * (docs/channels.md says where its items come from).
  *
  * Each test is named after the behaviour it checks: `bNN_` is the item's
  * number in that list.  Item 40 is the oneshot's own; the general items

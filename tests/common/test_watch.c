@@ -1,5 +1,6 @@
 /*
- * test_watch.c - the watch channel against ../shared/channel-behaviours.md.
+ * test_watch.c - the watch channel against the behaviour list
+ * (docs/channels.md says where its items come from).
  *
  * Each test is named after the behaviour it checks: `bNN_` is the item's
  * number in that list.  Item 44 is the watch's own (the initial value is
