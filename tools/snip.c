@@ -38,6 +38,7 @@
  * never appear in a starter or a doc block.
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,11 +51,20 @@ struct lines {
     size_t count;
 };
 
-static void die(const char *fmt, const char *a, const char *b)
+static void die(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2), noreturn))
+#endif
+    ;
+
+static void die(const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     fprintf(stderr, "snip: ");
-    fprintf(stderr, fmt, a, b);
+    vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+    va_end(ap);
     exit(2);
 }
 
@@ -62,7 +72,7 @@ static struct lines read_lines(const char *path)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL)
-        die("cannot open %s%s", path, "");
+        die("cannot open %s", path);
     struct lines l = { NULL, 0 };
     size_t cap = 0;
     char *line = NULL;
@@ -75,7 +85,7 @@ static struct lines read_lines(const char *path)
             cap = cap ? cap * 2 : 256;
             l.at = realloc(l.at, cap * sizeof *l.at);
             if (l.at == NULL)
-                die("out of memory reading %s%s", path, "");
+                die("out of memory reading %s", path);
         }
         l.at[l.count++] = strdup(line);
     }
@@ -135,19 +145,19 @@ static int cmd_starter(const char *path)
         const char *m;
         if ((m = marker(line, '>')) && names(m, "exercise", NULL)) {
             if (state != OUTSIDE)
-                die("%s: exercise opened inside another (line %s)", path, "");
+                die("%s:%zu: an exercise opened inside another", path, i + 1);
             state = SOLUTION;
             continue;
         }
         if ((m = marker(line, '<')) && names(m, "exercise", NULL)) {
             if (state == OUTSIDE)
-                die("%s: exercise closed but never opened%s", path, "");
+                die("%s:%zu: an exercise closed but never opened", path, i + 1);
             state = OUTSIDE;
             continue;
         }
         if ((m = marker(line, '|'))) {
             if (state == OUTSIDE)
-                die("%s: starter line outside an exercise%s", path, "");
+                die("%s:%zu: a starter line outside an exercise", path, i + 1);
             if (state == SOLUTION) {
                 state = STARTER; /* the "//| starter" line itself */
                 continue;
@@ -168,7 +178,7 @@ static int cmd_starter(const char *path)
             printf("%s\n", line);
     }
     if (state != OUTSIDE)
-        die("%s: an exercise is never closed%s", path, "");
+        die("%s: an exercise is never closed", path);
     free_lines(&l);
     return 0;
 }
@@ -285,7 +295,7 @@ static bool run_for_lines(const char *cmd, struct lines *out, int *status)
             cap = cap ? cap * 2 : 64;
             out->at = realloc(out->at, cap * sizeof *out->at);
             if (out->at == NULL)
-                die("out of memory running %s%s", cmd, "");
+                die("out of memory running %s", cmd);
         }
         out->at[out->count++] = strdup(line);
     }
@@ -326,7 +336,7 @@ static int check_or_sync_doc(const char *doc, bool sync)
         snprintf(tmp_path, sizeof tmp_path, "%s.snip-tmp", doc);
         out = fopen(tmp_path, "w");
         if (out == NULL)
-            die("cannot write %s%s", tmp_path, "");
+            die("cannot write %s", tmp_path);
     }
     int drifted = 0, blocks = 0, outputs = 0, commands = 0;
     for (size_t i = 0; i < l.count; i++) {
@@ -437,7 +447,7 @@ static int check_or_sync_doc(const char *doc, bool sync)
     if (out) {
         fclose(out);
         if (rename(tmp_path, doc) != 0)
-            die("cannot replace %s%s", doc, "");
+            die("cannot replace %s", doc);
     }
     free_lines(&l);
     if (!sync)
