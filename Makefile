@@ -121,7 +121,9 @@ $(SNIP): tools/snip.c
 # Each builds a program (the folder's main.c and friends) and a test binary
 # (tests/chapters/test_NN.c linked with the folder's files except main.c).
 
-CHAPTERS := 01-shared-client 02-mutex 03-manager-task 04-responses 05-backpressure
+# Every folder solutions/NN-name is a chapter: adding a chapter needs no
+# edit here.
+CHAPTERS := $(sort $(notdir $(wildcard solutions/[0-9][0-9]-*)))
 chapter_num = $(firstword $(subst -, ,$(1)))
 
 STARTER_FILES := $(patsubst solutions/%,build/starters/%,$(wildcard $(CHAPTERS:%=solutions/%/*.[ch])))

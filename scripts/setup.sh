@@ -4,6 +4,9 @@
 #
 #   scripts/setup.sh            what `make` and `make test` need
 #   scripts/setup.sh valgrind   ... and valgrind, for `make valgrind`
+#   scripts/setup.sh bench      ... and gnuplot and redis-benchmark, for `make bench`
+#   scripts/setup.sh docs       ... and pandoc and graphviz, for `make docs`
+#   scripts/setup.sh browser    ... and Chromium with its WebDriver, for the site test
 #   scripts/setup.sh --check    only report; exit 1 if something is missing
 #
 # On Debian and Ubuntu it installs with apt-get (through sudo when not root,
@@ -13,10 +16,16 @@ set -u
 
 check_only=0
 want_valgrind=0
+want_bench=0
+want_docs=0
+want_browser=0
 for arg in "$@"; do
     case "$arg" in
     --check) check_only=1 ;;
     valgrind) want_valgrind=1 ;;
+    bench) want_bench=1 ;;
+    docs) want_docs=1 ;;
+    browser) want_browser=1 ;;
     *) echo "setup.sh: unknown argument '$arg'" >&2; exit 2 ;;
     esac
 done
@@ -48,6 +57,18 @@ check_all() {
     if [ "$want_valgrind" = 1 ]; then
         have_cmd valgrind || need "valgrind" valgrind
     fi
+    if [ "$want_bench" = 1 ]; then
+        have_cmd gnuplot || need "gnuplot" gnuplot-nox
+        have_cmd redis-benchmark || need "redis-benchmark" redis-tools
+    fi
+    if [ "$want_docs" = 1 ]; then
+        have_cmd pandoc || need "pandoc" pandoc
+        have_cmd dot || need "dot (graphviz)" graphviz
+    fi
+    if [ "$want_browser" = 1 ]; then
+        have_cmd chromium || need "chromium" chromium
+        have_cmd chromedriver || need "chromedriver" chromium-driver
+    fi
 }
 
 check_all
@@ -65,8 +86,8 @@ if ! have_cmd apt-get; then
     cat >&2 <<MSG
 setup: this system has no apt-get, so I cannot install them for you.
 Install the equivalents of these Debian packages:$missing_pkgs
-  Fedora/RHEL (dnf):  sudo dnf install gcc make pkgconf-pkg-config hiredis-devel check-devel redis valgrind
-  macOS (Homebrew):   brew install pkg-config hiredis check redis
+  Fedora/RHEL (dnf):  sudo dnf install gcc make pkgconf-pkg-config hiredis-devel check-devel redis valgrind gnuplot pandoc graphviz chromium chromedriver
+  macOS (Homebrew):   brew install pkg-config hiredis check redis gnuplot pandoc graphviz chromium chromedriver
 Then run your make command again.
 MSG
     exit 1
