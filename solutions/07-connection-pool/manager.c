@@ -143,6 +143,7 @@ static bool run_batch(struct manager *m, struct command *batch, size_t n)
                  "cannot queue a command on the connection (out of memory?)");
     }
 
+    //> snippet read_replies
     /* The first read writes the whole batch; then one reply per command,
      * in the order they were queued. */
     size_t done = 0;
@@ -157,6 +158,7 @@ static bool run_batch(struct manager *m, struct command *batch, size_t n)
     /* The replies still owed will never come. */
     for (; done < live; done++)
         answer_lost(m, &batch[done]);
+    //< snippet read_replies
     return !lost;
 }
 
@@ -215,6 +217,7 @@ static void drop_connection(struct manager *m)
 static bool refuse_for(struct manager *m, unsigned ms)
 {
     struct command batch[MANAGER_BATCH_LIMIT];
+    //> snippet refuse_for
     int64_t deadline = now_ms() + ms;
     for (;;) {
         int64_t now = now_ms();
@@ -226,6 +229,7 @@ static bool refuse_for(struct manager *m, unsigned ms)
         if (n == 0)
             return status != CHAN_CLOSED; /* CHAN_TIMEOUT: time to try again */
     }
+    //< snippet refuse_for
 }
 
 /*
