@@ -389,12 +389,14 @@ static int wait_until_ready(const struct redis_harness *h, pid_t pid, const char
     }
 }
 
-/* One attempt on one port. */
-static int start_once(struct redis_harness *h, struct live_server *slot,
+/* One attempt on one port: h->port if `port_given`, else a free one the
+ * kernel picks. */
+static int start_once(struct redis_harness *h, struct live_server *slot, bool port_given,
                       bool *port_taken, char *err, size_t errlen)
 {
     *port_taken = false;
-    h->port = pick_free_port();
+    if (!port_given)
+        h->port = pick_free_port();
     if (h->port < 0) {
         snprintf(err, errlen, "cannot find a free port on 127.0.0.1: %s", strerror(errno));
         return -1;
@@ -488,7 +490,7 @@ int redis_harness_start(struct redis_harness *h, char *err, size_t errlen)
     }
     for (int attempt = 1;; attempt++) {
         bool port_taken;
-        if (start_once(h, slot, &port_taken, err, errlen) == 0)
+        if (start_once(h, slot, false, &port_taken, err, errlen) == 0)
             return 0;
         if (!port_taken || attempt == START_ATTEMPTS)
             break;
@@ -542,6 +544,36 @@ void redis_harness_kill(struct redis_harness *h)
     wait_for(h->pid, NULL, 0);
     h->pid = 0;
     registry_set_pid(registry_find(h), 0);
+}
+
+int redis_harness_restart(struct redis_harness *h, char *err, size_t errlen)
+{
+    char scratch[8];
+    if (err == NULL || errlen == 0) {
+        err = scratch;
+        errlen = sizeof scratch;
+    }
+    if (h == NULL || h->dir[0] == '\0' || h->owner != getpid()) {
+        snprintf(err, errlen, "redis_harness_restart: no server of this process to restart "
+                 "(never started, already stopped, or started by another process)");
+        return -1;
+    }
+    redis_harness_kill(h); /* as a crash would: no chance to say goodbye */
+
+    /* The same port again.  Redis binds with SO_REUSEADDR, so connections of
+     * the old server lingering in TIME_WAIT do not stand in its way; what
+     * can, is another program that took the port in the moment it was free.
+     * Wait a little and try again, then give up: the port is what the
+     * clients know, so another one would be no restart at all. */
+    struct live_server *slot = registry_find(h);
+    for (int attempt = 1;; attempt++) {
+        bool port_taken;
+        if (start_once(h, slot, true, &port_taken, err, errlen) == 0)
+            return 0;
+        if (!port_taken || attempt == START_ATTEMPTS)
+            return -1;
+        sleep_ms(100u * (unsigned)attempt);
+    }
 }
 
 int redis_harness_pause(struct redis_harness *h, unsigned ms)

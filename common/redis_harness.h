@@ -19,8 +19,8 @@
  *     handlers that stop every live server and remove its folder before the
  *     process dies of the signal (Ctrl-C).
  *
- * Faults are made with the same real server: kill it (SIGKILL), pause it
- * (CLIENT PAUSE), or use redis_harness_closed_port_url() for a port where
+ * Faults are made with the same real server: kill it (SIGKILL), restart it
+ * on the same port, pause it (CLIENT PAUSE), or use redis_harness_closed_port_url() for a port where
  * nothing listens.
  */
 #ifndef REDIS_HARNESS_H
@@ -52,6 +52,19 @@ void redis_harness_stop(struct redis_harness *h);
 /* SIGKILL, as a crash would: clients see the connection drop.  The folder is
  * kept until redis_harness_stop.  Does nothing outside `owner`. */
 void redis_harness_kill(struct redis_harness *h);
+
+/* Kills the server (SIGKILL, as kill does, if it still runs) and starts a
+ * new, empty one on the SAME port, in the same folder: for testing clients
+ * that must survive a server restart.  Their old connections drop; new
+ * connections to h->url reach the new server.  Waits (at most 10 s) until
+ * it answers PING.  Returns 0, or -1 with a message in err[errlen]: the port
+ * was taken by someone else meanwhile, or the server would not start.  After
+ * -1 no server runs; redis_harness_stop still removes the folder.  The new
+ * server has every guarantee the first one had (stopped at exit, on a
+ * signal, and - PR_SET_PDEATHSIG - when the thread that restarted it
+ * ends: restart from the thread that started it).  Outside `owner` it
+ * fails and changes nothing. */
+int redis_harness_restart(struct redis_harness *h, char *err, size_t errlen);
 
 /* CLIENT PAUSE for `ms` milliseconds: the server holds every client's
  * commands unanswered until then.  Returns 0 or -1. */

@@ -345,6 +345,179 @@ START_TEST(pause_holds_commands_for_about_the_pause_time)
 }
 END_TEST
 
+/* ---- Restarting on the same port ---------------------------------------------------- */
+
+/* SET key value on a connection of its own; true if Redis said OK. */
+static bool set_key(const char *url, const char *key, const char *value)
+{
+    struct redis_client *c = redis_client_connect(url, NULL, NULL, 0);
+    if (c == NULL)
+        return false;
+    struct redis_result r = redis_client_set(c, key, strlen(key), value, strlen(value));
+    bool ok = r.kind == REDIS_RESULT_OK;
+    redis_result_free(&r);
+    redis_client_free(c);
+    return ok;
+}
+
+/* GET key on a connection of its own: its kind (NIL when the key is missing). */
+static enum redis_result_kind get_kind(const char *url, const char *key)
+{
+    struct redis_client *c = redis_client_connect(url, NULL, NULL, 0);
+    if (c == NULL)
+        return REDIS_RESULT_IO_ERROR;
+    struct redis_result r = redis_client_get(c, key, strlen(key));
+    enum redis_result_kind kind = r.kind;
+    redis_result_free(&r);
+    redis_client_free(c);
+    return kind;
+}
+
+START_TEST(restart_gives_a_new_empty_server_on_the_same_port)
+{
+    signal(SIGPIPE, SIG_IGN); /* the old connection is written to after the kill */
+    struct redis_harness h;
+    start(&h);
+    int port = h.port;
+    char url[64], dir[256];
+    snprintf(url, sizeof url, "%s", h.url);
+    snprintf(dir, sizeof dir, "%s", h.dir);
+    pid_t old_pid = h.pid;
+    ck_assert(set_key(h.url, "before-restart", "1"));
+    struct redis_client *old = redis_client_connect(h.url, NULL, NULL, 0);
+    ck_assert_ptr_nonnull(old);
+
+    char err[1024] = "";
+    ck_assert_msg(redis_harness_restart(&h, err, sizeof err) == 0, "restart: %s", err);
+
+    ck_assert_int_eq(h.port, port);
+    ck_assert_str_eq(h.url, url);
+    ck_assert_str_eq(h.dir, dir);
+    ck_assert_int_gt(h.pid, 0);
+    ck_assert_int_ne(h.pid, old_pid);
+    ck_assert(process_is_gone(old_pid));
+    ck_assert(answers_ping(h.url));
+    /* A new server, not the old one: the data is gone (no persistence). */
+    ck_assert_int_eq(get_kind(h.url, "before-restart"), REDIS_RESULT_NIL);
+    /* A connection to the old server is lost, as after a crash. */
+    struct redis_result r = redis_client_get(old, "k", 1);
+    ck_assert_msg(r.kind == REDIS_RESULT_IO_ERROR, "the old connection got %s",
+                  redis_result_kind_name(r.kind));
+    redis_result_free(&r);
+    redis_client_free(old);
+
+    pid_t new_pid = h.pid;
+    redis_harness_stop(&h);
+    ck_assert(process_is_gone(new_pid));
+    ck_assert_msg(!folder_exists(dir), "%s is still there after stop", dir);
+}
+END_TEST
+
+START_TEST(restart_after_kill_brings_a_server_back)
+{
+    struct redis_harness h;
+    start(&h);
+    int port = h.port;
+    redis_harness_kill(&h);
+    ck_assert(!answers_ping(h.url));
+
+    char err[1024] = "";
+    ck_assert_msg(redis_harness_restart(&h, err, sizeof err) == 0, "restart: %s", err);
+    ck_assert_int_eq(h.port, port);
+    ck_assert(answers_ping(h.url));
+    /* And again: a restart can follow a restart. */
+    pid_t first = h.pid;
+    ck_assert_msg(redis_harness_restart(&h, err, sizeof err) == 0, "second restart: %s", err);
+    ck_assert_int_ne(h.pid, first);
+    ck_assert(process_is_gone(first));
+    ck_assert(answers_ping(h.url));
+    redis_harness_stop(&h);
+}
+END_TEST
+
+START_TEST(restart_of_a_stopped_or_foreign_harness_fails_and_changes_nothing)
+{
+    struct redis_harness h;
+    start(&h);
+
+    /* A forked child holds a copy: the server is not its to restart. */
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        char err[256] = "";
+        int rc = redis_harness_restart(&h, err, sizeof err);
+        _exit(rc == -1 && strstr(err, "another process") != NULL ? 0 : 1);
+    }
+    int status = wait_for_child(child);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    pid_t pid = h.pid;
+    ck_assert(answers_ping(h.url));
+    ck_assert(!process_is_gone(pid));
+
+    redis_harness_stop(&h);
+    char err[256] = "";
+    ck_assert_int_eq(redis_harness_restart(&h, err, sizeof err), -1);
+    ck_assert_int_eq(h.pid, 0);
+    ck_assert_msg(strstr(err, "no server") != NULL, "got: %s", err);
+}
+END_TEST
+
+/* A child starts a server, restarts it, reports the NEW server and ends:
+ * with exit() (`clean_exit`), or with _exit() as a crash would. */
+static struct report restart_in_child_and_end(bool clean_exit, int *status)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        close(fds[0]);
+        struct redis_harness h;
+        char err[1024];
+        bool started = redis_harness_start(&h, err, sizeof err) == 0 &&
+                       redis_harness_restart(&h, err, sizeof err) == 0;
+        write_report(fds[1], &h, started);
+        if (clean_exit)
+            exit(0); /* without redis_harness_stop: the exit handler must */
+        _exit(1);
+    }
+    close(fds[1]);
+    struct report rep = read_report(fds[0]);
+    close(fds[0]);
+    *status = wait_for_child(child);
+    return rep;
+}
+
+START_TEST(a_restarted_server_is_still_stopped_at_exit)
+{
+    int status;
+    struct report rep = restart_in_child_and_end(true, &status);
+    bool gone = wait_until_gone(rep.pid, 2000);
+    bool folder = folder_exists(rep.dir);
+    if (!gone)
+        kill(rep.pid, SIGKILL);
+    remove_server_folder(rep.dir);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_msg(gone, "the restarted redis-server %ld outlived exit()", (long)rep.pid);
+    ck_assert_msg(!folder, "exit() left the restarted server's folder %s", rep.dir);
+}
+END_TEST
+
+#ifdef __linux__
+START_TEST(a_restarted_server_dies_when_its_owner_dies)
+{
+    int status;
+    struct report rep = restart_in_child_and_end(false, &status);
+    bool gone = wait_until_gone(rep.pid, 2000);
+    if (!gone)
+        kill(rep.pid, SIGKILL);
+    remove_server_folder(rep.dir);
+    ck_assert_msg(gone, "the restarted redis-server %ld outlived the process that started it",
+                  (long)rep.pid);
+}
+END_TEST
+#endif
+
 /* ---- The server never outlives its owner ---------------------------------------------- */
 
 START_TEST(stop_in_another_process_leaves_the_server_running)
@@ -462,6 +635,17 @@ Suite *redis_harness_suite(void)
     tcase_add_test(faults, kill_makes_clients_see_a_lost_connection);
     tcase_add_test(faults, pause_holds_commands_for_about_the_pause_time);
     suite_add_tcase(s, faults);
+
+    TCase *restart = tcase_create("restart");
+    tcase_set_timeout(restart, 30);
+    tcase_add_test(restart, restart_gives_a_new_empty_server_on_the_same_port);
+    tcase_add_test(restart, restart_after_kill_brings_a_server_back);
+    tcase_add_test(restart, restart_of_a_stopped_or_foreign_harness_fails_and_changes_nothing);
+    tcase_add_test(restart, a_restarted_server_is_still_stopped_at_exit);
+#ifdef __linux__
+    tcase_add_test(restart, a_restarted_server_dies_when_its_owner_dies);
+#endif
+    suite_add_tcase(s, restart);
 
     TCase *owner = tcase_create("owner");
     tcase_set_timeout(owner, 30);

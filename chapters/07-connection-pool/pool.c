@@ -1,0 +1,138 @@
+/*
+ * pool.c - N managers behind one sending side (see pool.h).
+ *
+ * The pool itself is small: an array of managers, the one sender of each
+ * manager's channel, and the choice of which channel a command goes into.
+ * That choice is the interesting part - see pool_route.
+ */
+#include "pool.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+struct pool {
+    size_t size;
+    struct manager *managers;     /* size of them */
+    struct mpsc_sender **senders; /* senders[i] feeds managers[i] */
+};
+
+/*
+ * Routing: which manager gets a command.
+ *
+ * The candidates, and why only one of them is right here:
+ *
+ *   - Round robin (command 0 to manager 0, command 1 to manager 1, ...)
+ *     spreads the load perfectly, and breaks the one promise a single
+ *     connection made for free: SET k 1 then GET k from one thread would go
+ *     to two managers, on two connections, and nothing orders two
+ *     connections - the GET may run first and miss the write.
+ *   - Least queued (the emptiest channel, mpsc_sender_len) breaks it the
+ *     same way: two commands for one key can land in two queues.
+ *   - A hash of the key: every command for key k goes to manager
+ *     hash(k) % N, through one FIFO channel and one connection, so the
+ *     commands for one key run in the order they were sent.  Different keys
+ *     spread over the managers about evenly.
+ *
+ * The price of hashing: one very busy key loads one manager while the others
+ * idle, and changing N sends most keys to another manager (consistent
+ * hashing, or Redis Cluster's 16384 slots, limit that).  Commands for
+ * DIFFERENT keys are not ordered with each other any more - a caller that
+ * needs that must wait for one answer before sending the next.
+ */
+size_t pool_route(const struct pool *pool, const void *key, size_t key_len)
+{
+    // TODO(07): pick the manager from a hash of the key, so that every
+    // command for one key goes to the same manager and stays in order:
+    // hash every byte of key[0..key_len) (FNV-1a is a few lines), then
+    // take it modulo pool->size.  Not round robin: read why in
+    // docs/07-connection-pool.md, "Which manager gets a command".
+    // For now every command goes to manager 0, and the others idle.
+    (void)pool;
+    (void)key;
+    (void)key_len;
+    return 0;
+}
+
+size_t pool_size(const struct pool *pool)
+{
+    return pool->size;
+}
+
+enum chan_status pool_send(struct pool *pool, const struct command *cmd)
+{
+    size_t i = pool_route(pool, cmd->key, cmd->key_len);
+    return mpsc_send(pool->senders[i], cmd);
+}
+
+void pool_stats(const struct pool *pool, size_t i, struct manager_stats *out)
+{
+    manager_stats(&pool->managers[i], out);
+}
+
+/* Stops the first `started` managers: dropping a manager's only sender
+ * closes its channel, and the manager ends once it has answered what was
+ * queued.  Dropping every sender before joining any manager lets them all
+ * drain at the same time. */
+static void stop_managers(struct pool *pool, size_t started)
+{
+    for (size_t i = 0; i < started; i++) {
+        mpsc_sender_drop(pool->senders[i]);
+        pool->senders[i] = NULL;
+    }
+    for (size_t i = 0; i < started; i++)
+        manager_join(&pool->managers[i]);
+}
+
+static void free_pool(struct pool *pool)
+{
+    free(pool->senders);
+    free(pool->managers);
+    free(pool);
+}
+
+int pool_open(const char *url, size_t connections, const struct pool_options *options,
+              struct pool **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    struct pool_options defaults = { .capacity = 0 };
+    const struct pool_options *o = options != NULL ? options : &defaults;
+    if (connections < 1 || connections > POOL_MAX_CONNECTIONS) {
+        snprintf(err, errlen, "a pool has 1 to %d connections (asked for %zu)",
+                 POOL_MAX_CONNECTIONS, connections);
+        return -1;
+    }
+    struct pool *pool = calloc(1, sizeof *pool);
+    if (pool != NULL) {
+        pool->managers = calloc(connections, sizeof *pool->managers);
+        pool->senders = calloc(connections, sizeof *pool->senders);
+    }
+    if (pool == NULL || pool->managers == NULL || pool->senders == NULL) {
+        if (pool != NULL)
+            free_pool(pool);
+        snprintf(err, errlen, "out of memory making a pool of %zu", connections);
+        return -1;
+    }
+    pool->size = connections;
+    size_t capacity = o->capacity > 0 ? o->capacity : POOL_DEFAULT_CAPACITY;
+    for (size_t i = 0; i < connections; i++) {
+        struct manager *m = &pool->managers[i];
+        m->id = (unsigned)i;
+        m->name = o->name != NULL ? o->name : "pool";
+        m->log = o->log;
+        if (manager_start(m, url, capacity, &pool->senders[i], err, errlen) != 0) {
+            stop_managers(pool, i); /* the ones already running */
+            free_pool(pool);
+            return -1;
+        }
+    }
+    *out = pool;
+    return 0;
+}
+
+void pool_close(struct pool *pool)
+{
+    if (pool == NULL)
+        return;
+    stop_managers(pool, pool->size);
+    free_pool(pool);
+}
