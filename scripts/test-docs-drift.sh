@@ -128,7 +128,16 @@ check_api
 expect_caught $? "a public function missing from docs/channels.md" "does not mention mpsc_sender_len" "common/mpsc.h:"
 restore channels.md
 
-# ---- 9. A picture whose source changed but was not re-rendered ----
+# ---- 9. A command shown above an output block that runs something else ----
+own_copy 02-mutex.md
+n=$(line_of 02-mutex.md '$ make run-02 ARGS="--threads 2 --iterations 3"')
+set_line 02-mutex.md "$n" '$ make run-02 ARGS="--threads 3 --iterations 3"'
+check 02-mutex.md
+expect_caught $? "a shown command that no longer matches its output block" "docs/02-mutex.md:$n:" \
+    "runs \`build/plain/solutions/02-mutex/02-mutex --threads 3 --iterations 3\`"
+restore 02-mutex.md
+
+# ---- 10. A picture whose source changed but was not re-rendered ----
 rm -f "$scratch/docs/diagrams"
 cp -R "$repo/docs/diagrams" "$scratch/docs/diagrams"
 sed 's/32 of 32 slots taken/31 of 32 slots taken/' "$repo/docs/diagrams/backpressure.dot" > "$scratch/docs/diagrams/backpressure.dot"

@@ -47,7 +47,11 @@
  *     Leading VAR=value words are skipped, not trusted.  Commands in ```sh
  *     blocks are for the reader to type; a "$ " line in a ```text block is
  *     a transcript whose output is illustrative (not compared: programs'
- *     real output is shown with an output comment, which runs it).
+ *     real output is shown with an output comment, which runs it).  When
+ *     an output block sits right below a ```sh block, the last command
+ *     shown must run the same program with the same arguments (a make
+ *     command is dry-run to see what it would start after with-redis's
+ *     "--"; chapters/ and solutions/ count as the same program).
  *
  *   - Links.  Every [text](target), ![alt](target) and [name]: target in
  *     the prose (not in code, nor in lines indented four spaces) must resolve: a relative path to an existing file (from the
@@ -830,6 +834,72 @@ static size_t output_block(const char *doc, const struct lines *l, size_t commen
     return close;
 }
 
+/* Collapses runs of blanks and trims; "/chapters/" becomes "/solutions/",
+ * because a doc shows the learner's command and runs the finished program. */
+static void normalise_command(const char *in, char *out, size_t out_len)
+{
+    size_t o = 0;
+    bool blank = true;
+    for (const char *p = in; *p && o + 1 < out_len; p++) {
+        if (*p == ' ' || *p == '\t') {
+            blank = true;
+            continue;
+        }
+        if (blank && o > 0)
+            out[o++] = ' ';
+        blank = false;
+        if (strncmp(p, "/chapters/", 10) == 0 && o + 11 < out_len) {
+            memcpy(out + o, "/solutions/", 11);
+            o += 11;
+            p += 9;
+            continue;
+        }
+        out[o++] = *p;
+    }
+    out[o] = '\0';
+}
+
+/*
+ * A "$ command" shown right above an output block must run what that block
+ * runs, or the reader types one thing and the check proves another.  A make
+ * command is dry-run and the program it would start found after its last
+ * " -- " (with-redis's separator); any other command is taken after its
+ * " -- " if it has one.  Returns false, with a message, on a mismatch.
+ */
+static bool shown_command_matches(const char *doc, size_t shown_line, const char *shown,
+                                  const char *output_cmd)
+{
+    char program[4096] = "";
+    const char *rest = shown;
+    if (strncmp(shown, "make ", 5) == 0 || strcmp(shown, "make") == 0) {
+        char dry[4096];
+        snprintf(dry, sizeof dry, "%s -n --no-print-directory 2>/dev/null", shown);
+        struct lines got;
+        int status = 0;
+        if (run_for_lines(dry, &got, &status)) {
+            for (size_t k = 0; k < got.count; k++) {
+                const char *sep = strstr(got.at[k], " -- ");
+                if (sep != NULL)
+                    snprintf(program, sizeof program, "%s", sep + 4);
+            }
+            free_lines(&got);
+        }
+        rest = program;
+    } else {
+        const char *sep = strstr(shown, " -- ");
+        if (sep != NULL)
+            rest = sep + 4;
+    }
+    char a[4096], b[4096];
+    normalise_command(rest, a, sizeof a);
+    normalise_command(output_cmd, b, sizeof b);
+    if (strcmp(a, b) == 0)
+        return true;
+    fprintf(stderr, "%s:%zu: the command shown (%s) runs `%s`, but the output block below it runs `%s`\n",
+            doc, shown_line, shown, a[0] ? a : "(nothing found)", b);
+    return false;
+}
+
 static int check_or_sync_doc(const char *doc, bool sync)
 {
     struct lines l = read_lines(doc);
@@ -842,6 +912,10 @@ static int check_or_sync_doc(const char *doc, bool sync)
             die("cannot write %s", tmp_path);
     }
     struct doc_counts c = { 0, 0, 0, 0, 0, 0 };
+    /* The last "$ " line of the latest ```sh block, and where that block
+     * closed: an output comment right below it must run that command. */
+    const char *shown = NULL;
+    size_t shown_line = 0, shown_close = 0;
     for (size_t i = 0; i < l.count; i++) {
         const char *line = l.at[i];
         if (out)
@@ -870,6 +944,11 @@ static int check_or_sync_doc(const char *doc, bool sync)
             continue;
         }
         if (parse_output_comment(line, cmd, sizeof cmd)) {
+            bool right_below = shown != NULL && shown_close < i;
+            for (size_t k = shown_close + 1; right_below && k < i; k++)
+                right_below = l.at[k][0] == '\0';
+            if (right_below && !shown_command_matches(doc, shown_line, shown, cmd))
+                c.problems++;
             if (!next_is_fence) {
                 fprintf(stderr, "%s:%zu: an output comment must be followed by a ``` block\n", doc, i + 1);
                 c.problems++;
@@ -910,6 +989,15 @@ static int check_or_sync_doc(const char *doc, bool sync)
             /* sh blocks hold commands to type; a text block is output or
              * a picture, whose "$ " lines must be real commands too. */
             check_block_commands(doc, &l, i, close, &c);
+            if (strncmp(info, "sh", 2) == 0 || strncmp(info, "console", 7) == 0) {
+                shown = NULL;
+                for (size_t k = i + 1; k < close; k++)
+                    if (strncmp(l.at[k], "$ ", 2) == 0) {
+                        shown = l.at[k] + 2;
+                        shown_line = k + 1;
+                    }
+                shown_close = close;
+            }
             copy_lines(out, &l, i + 1, close + 1);
             i = close;
             continue;
