@@ -173,6 +173,9 @@ def main():
               file=sys.stderr)
         return 1
 
+    # SIGTERM (a CI timeout, make being stopped) must run the clean-up in
+    # `finally` too: turn it into an ordinary exit.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     port = free_port()
     profile = tempfile.mkdtemp(prefix="site-test-chromium-")
     log = open(os.path.join(profile, "chromedriver.log"), "w")
