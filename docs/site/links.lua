@@ -6,6 +6,7 @@
 --   NAME.md[#anchor]      -> NAME.html[#anchor]   (README.md -> index.html)
 --   ../path (a repo file) -> ../../path           (the file in the checkout)
 --   img/...               -> unchanged            (the images are copied in)
+-- and every image becomes a link to itself, to see it at full size.
 -- Web addresses and #anchors within the page are left alone.
 local docs_dir = "docs/"
 
@@ -40,7 +41,8 @@ function Link(el)
   return el
 end
 
+-- A picture is drawn wider than the text; a click opens it at full size.
 function Image(el)
   el.src = rewrite(el.src)
-  return el
+  return pandoc.Link({el}, el.src, "open the picture at full size")
 end
