@@ -232,7 +232,7 @@ ifneq ($(CASE),)
 endif
 
 .PHONY: test
-test: test-code test-starters check-generated docs-check ## Run every test (installs what is missing first)
+test: test-code test-starters check-generated docs-check docs-drift-test site-test ## Run every test (installs what is missing first)
 
 .PHONY: test-code
 test-code: test-common test-solutions ## The code's tests only: common/ and every solution (what SAN= runs use)
@@ -287,21 +287,55 @@ regenerate-chapters: $(STARTER_FILES) ## Rewrite chapters/ from solutions/ (over
 	@echo "chapters/ regenerated from solutions/"
 
 # Docs: quoted code must match its region, shown output must match a real
-# run, and every "$ command" must work.  Output commands use the plain
-# build of the solutions, against a throwaway Redis.
-DOCS := README.md $(wildcard docs/*.md)
-DOC_PROGRAMS := $(foreach ch,$(CHAPTERS),build/plain/solutions/$(ch)/$(ch))
+# run, every "$ command" must work, every link must lead somewhere, and
+# docs/channels.md must name every public channel function.  Output
+# commands use the plain build of the solutions, against a throwaway Redis.
+# tools/snip.c's top comment has the exact rules.
+DOCS := README.md CONTRIBUTING.md $(wildcard docs/*.md)
+DOC_PROGRAMS := $(foreach ch,$(CHAPTERS),build/plain/solutions/$(ch)/$(ch)) \
+	build/plain/docs/examples/first_get_set
+CHANNEL_HEADERS := common/chan.h common/mpsc.h common/oneshot.h common/broadcast.h common/watch.h
+
+# docs/examples/first_get_set.c: the first hiredis program of docs/00-setup.md.
+$(BUILD)/docs/examples/first_get_set: $(BUILD)/docs/examples/first_get_set.o $(LIBCOMMON)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(PKG_LIBS_REDIS) -o $@
 
 .PHONY: docs-check
-docs-check: $(SNIP) ## Check that the docs' code, output and commands match the code
+docs-check: $(SNIP) ## Check that the docs' code, output, commands, links and pictures match the code
+	@scripts/setup.sh docs
 	@$(MAKE) --no-print-directory SAN= $(DOC_PROGRAMS) build/plain/bin/with-redis >/dev/null
 	build/plain/bin/with-redis --quiet -- $(SNIP) check-docs $(DOCS)
+	$(SNIP) check-api docs/channels.md $(CHANNEL_HEADERS)
 	@scripts/check-rust-refused.sh docs/examples/shared_client_refused.rs
+	@scripts/diagrams.sh check
 
 .PHONY: docs-sync
 docs-sync: $(SNIP) ## Rewrite the docs' code and output blocks from the code
 	@$(MAKE) --no-print-directory SAN= $(DOC_PROGRAMS) build/plain/bin/with-redis >/dev/null
 	build/plain/bin/with-redis --quiet -- $(SNIP) sync-docs $(DOCS)
+
+# Proof that docs-check catches drift: a copy of a doc with one quoted line
+# changed, one link broken and one function left out must each fail it.
+.PHONY: docs-drift-test
+docs-drift-test: $(SNIP) ## Check that docs-check catches drifted snippets, broken links, missing functions, stale pictures
+	@scripts/setup.sh docs
+	@scripts/test-docs-drift.sh $(SNIP)
+
+.PHONY: diagrams
+diagrams: ## Render docs/diagrams/*.dot to docs/img/*.svg (and PNGs in build/diagrams/ to look at)
+	@scripts/setup.sh docs
+	@scripts/diagrams.sh render
+
+.PHONY: docs
+docs: ## Render docs/*.md to a static site in build/site/ (open build/site/index.html)
+	@scripts/setup.sh docs
+	@scripts/build-site.sh build/site
+
+.PHONY: site-test
+site-test: docs ## Open every page of the site in headless Chromium and check it; screenshot in build/
+	@scripts/setup.sh browser
+	python3 scripts/site_test.py build/site build/site-screenshot.png
 
 .PHONY: run
 run: ## Run the finished program (chapter 05's solution); starts a Redis if none answers

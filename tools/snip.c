@@ -24,15 +24,50 @@
  *         <!-- output: build/plain/solutions/02-mutex/02-mutex --threads 2 -->
  *     must equal what that command prints on stdout (run with sh -c).
  *
- *   - The docs' commands: in a ```sh block, every line "$ make TARGET..." must
- *     name a real target (checked with `make -n`), and every other "$ CMD"
- *     must start with a program that exists.
+ * `snip check-docs` holds every doc to these rules:
+ *
+ *   - Quoted code.  A snippet comment may carry a tag after the region name:
+ *         <!-- snippet: PATH#NAME partial -->           pieces of the region:
+ *             the block, cut at lines that hold only "..." (alone, or in a
+ *             C comment), must be runs of lines found unchanged in the
+ *             region, in order;
+ *         <!-- snippet: PATH#NAME wrong-on-purpose -->  the region with a
+ *             mistake shown on purpose: every line that differs says WRONG,
+ *             and the rest must be runs of the region, in order.
+ *     Tagged blocks are still checked against their region; `sync-docs`
+ *     rewrites only untagged ones.  A ```c, ```rust (or other code) block
+ *     with no snippet comment must be preceded by <!-- illustrative -->,
+ *     which says it is shown, not compared; otherwise it is an error.
+ *     A drifted block is reported with the doc line of its first differing
+ *     line and the region's place (PATH#NAME, PATH lines A-B).
+ *
+ *   - Commands.  Every line "$ CMD" in any fenced block is checked: a make
+ *     command with a dry run (`make -n`: its targets and variables exist),
+ *     any other must start with a program on PATH or an existing file.
+ *     Leading VAR=value words are skipped, not trusted.  Commands in ```sh
+ *     blocks are for the reader to type; a "$ " line in a ```text block is
+ *     a transcript whose output is illustrative (not compared: programs'
+ *     real output is shown with an output comment, which runs it).  When
+ *     an output block sits right below a ```sh block, the last command
+ *     shown must run the same program with the same arguments (a make
+ *     command is dry-run to see what it would start after with-redis's
+ *     "--"; chapters/ and solutions/ count as the same program).
+ *
+ *   - Links.  Every [text](target), ![alt](target) and [name]: target in
+ *     the prose (not in code, nor in lines indented four spaces) must resolve: a relative path to an existing file (from the
+ *     doc's folder), and an #anchor to a heading of the target doc (anchors
+ *     made the way GitHub and `make docs` make them).  http(s) links are not
+ *     fetched.
+ *
+ * `snip check-api DOC HEADER...` fails when a function declared in one of
+ * the headers is not named in DOC (docs/channels.md lists them all).
  *
  * Usage:
  *   snip starter FILE            print FILE with exercises replaced by starters
  *   snip region FILE NAME        print one snippet region
  *   snip check-docs DOC...       exit 1, naming each block, if any block drifted
  *   snip sync-docs DOC...        rewrite drifted blocks from their regions
+ *   snip check-api DOC HEADER... exit 1 if DOC does not name every function
  *
  * Marker lines start (after indentation) with `//>`, `//<` or `//|`; they
  * never appear in a starter or a doc block.
@@ -68,11 +103,14 @@ static void die(const char *fmt, ...)
     exit(2);
 }
 
-static struct lines read_lines(const char *path)
+/* Reads PATH into *l; false (and an empty *l) if it cannot be opened. */
+static bool try_read_lines(const char *path, struct lines *out)
 {
     FILE *f = fopen(path, "r");
+    out->at = NULL;
+    out->count = 0;
     if (f == NULL)
-        die("cannot open %s", path);
+        return false;
     struct lines l = { NULL, 0 };
     size_t cap = 0;
     char *line = NULL;
@@ -91,6 +129,15 @@ static struct lines read_lines(const char *path)
     }
     free(line);
     fclose(f);
+    *out = l;
+    return true;
+}
+
+static struct lines read_lines(const char *path)
+{
+    struct lines l;
+    if (!try_read_lines(path, &l))
+        die("cannot open %s", path);
     return l;
 }
 
@@ -185,22 +232,39 @@ static int cmd_starter(const char *path)
 
 /* ---- Regions -------------------------------------------------------------------- */
 
+/* Where a region sits in its file, for messages that send the reader there:
+ * the line numbers of its opening and closing markers. */
+struct region_place {
+    size_t begin, end;
+};
+
 /* Collects the lines of region NAME of FILE (markers left out) into *out.
- * Returns false if there is no such region. */
-static bool find_region(const char *path, const char *name, struct lines *out)
+ * Returns false if there is no such region (or no such file).  `place` may
+ * be NULL. */
+static bool find_region_at(const char *path, const char *name, struct lines *out,
+                           struct region_place *place)
 {
-    struct lines l = read_lines(path);
+    struct lines l;
+    bool readable = try_read_lines(path, &l);
     out->at = calloc(l.count + 1, sizeof *out->at);
     out->count = 0;
+    if (out->at == NULL)
+        die("out of memory reading %s", path);
+    if (!readable)
+        return false;
     bool inside = false, found = false;
     for (size_t i = 0; i < l.count; i++) {
         const char *m;
         if ((m = marker(l.at[i], '>')) && names(m, "snippet", name)) {
             inside = found = true;
+            if (place)
+                place->begin = i + 1;
             continue;
         }
         if ((m = marker(l.at[i], '<')) && names(m, "snippet", name)) {
             inside = false;
+            if (place)
+                place->end = i + 1;
             continue;
         }
         if (inside && !is_any_marker(l.at[i]))
@@ -223,6 +287,11 @@ static bool find_region(const char *path, const char *name, struct lines *out)
     return found;
 }
 
+static bool find_region(const char *path, const char *name, struct lines *out)
+{
+    return find_region_at(path, name, out, NULL);
+}
+
 static int cmd_region(const char *path, const char *name)
 {
     struct lines r;
@@ -234,11 +303,20 @@ static int cmd_region(const char *path, const char *name)
     return 0;
 }
 
-/* ---- Docs -------------------------------------------------------------------------- */
+/* ---- Docs: the comments that tie a block to its source -------------------- */
 
-/* "<!-- snippet: PATH#NAME -->" -> path and name, or false. */
+/* How strictly a quoted block must match its region. */
+enum snippet_mode {
+    SNIPPET_EXACT,   /* the block is the region, line for line */
+    SNIPPET_PARTIAL, /* pieces of the region, in order, with "..." lines between */
+    SNIPPET_WRONG,   /* the region with lines changed on purpose, each marked WRONG */
+};
+
+/* "<!-- snippet: PATH#NAME [partial|wrong-on-purpose] -->" -> its parts, or
+ * false.  An unknown tag is an error the caller reports (tag_ok false). */
 static bool parse_snippet_comment(const char *line, char *path, size_t path_len,
-                                  char *name, size_t name_len)
+                                  char *name, size_t name_len, enum snippet_mode *mode,
+                                  bool *tag_ok)
 {
     const char *p = strstr(line, "<!-- snippet:");
     if (p == NULL)
@@ -252,11 +330,27 @@ static bool parse_snippet_comment(const char *line, char *path, size_t path_len,
         return false;
     while (end > hash && end[-1] == ' ')
         end--;
+    const char *name_end = hash + 1 + strcspn(hash + 1, " ");
+    if (name_end > end)
+        name_end = end;
     snprintf(path, path_len, "%.*s", (int)(hash - p), p);
-    snprintf(name, name_len, "%.*s", (int)(end - hash - 1), hash + 1);
+    snprintf(name, name_len, "%.*s", (int)(name_end - hash - 1), hash + 1);
+    const char *tag = name_end;
+    while (tag < end && *tag == ' ')
+        tag++;
+    size_t tag_len = (size_t)(end - tag);
+    *mode = SNIPPET_EXACT;
+    *tag_ok = true;
+    if (tag_len == 0)
+        return true;
+    if (tag_len == strlen("partial") && strncmp(tag, "partial", tag_len) == 0)
+        *mode = SNIPPET_PARTIAL;
+    else if (tag_len == strlen("wrong-on-purpose") && strncmp(tag, "wrong-on-purpose", tag_len) == 0)
+        *mode = SNIPPET_WRONG;
+    else
+        *tag_ok = false;
     return true;
 }
-
 
 /* "<!-- output: CMD -->" -> CMD, or false. */
 static bool parse_output_comment(const char *line, char *cmd, size_t cmd_len)
@@ -274,6 +368,15 @@ static bool parse_output_comment(const char *line, char *cmd, size_t cmd_len)
         end--;
     snprintf(cmd, cmd_len, "%.*s", (int)(end - p), p);
     return true;
+}
+
+/* "<!-- illustrative -->" alone on its line: the next block is shown, not
+ * compared with anything. */
+static bool is_illustrative_comment(const char *line)
+{
+    while (*line == ' ')
+        line++;
+    return strncmp(line, "<!-- illustrative -->", strlen("<!-- illustrative -->")) == 0;
 }
 
 /* Runs CMD with sh -c and collects its stdout as lines. */
@@ -304,27 +407,497 @@ static bool run_for_lines(const char *cmd, struct lines *out, int *status)
     return true;
 }
 
-/* Checks one "$ command" line of a shell block; returns false if broken. */
+/* ---- Docs: commands ---------------------------------------------------------- */
+
+/*
+ * Checks one "$ command" line; returns false if it is broken.  Leading
+ * VAR=value words (`CI=true make test`) are skipped, so the command after
+ * them is checked too.  A make command is dry-run (`make -n`), which proves
+ * its targets and variables exist without running anything; any other
+ * command must name a program on PATH or a file in the repository.
+ */
 static bool command_works(const char *doc, size_t line_no, const char *command)
 {
-    char check[2048];
-    if (strncmp(command, "make ", 5) == 0 || strcmp(command, "make") == 0) {
-        /* A dry run proves the target and its variables exist, without
-         * running anything. */
-        snprintf(check, sizeof check, "%s -n --no-print-directory >/dev/null 2>&1", command);
+    const char *rest = command;
+    for (;;) {
+        size_t word = strcspn(rest, " \t");
+        const char *eq = memchr(rest, '=', word);
+        if (eq == NULL || word == 0)
+            break;
+        /* VAR="a b": skip to the closing quote before the next word. */
+        const char *q = eq + 1;
+        if (*q == '"' || *q == '\'') {
+            const char *close = strchr(q + 1, *q);
+            if (close == NULL)
+                break;
+            word = (size_t)(close + 1 - rest);
+        }
+        rest += word;
+        while (*rest == ' ' || *rest == '\t')
+            rest++;
+    }
+    char check[4096];
+    if (strncmp(rest, "make ", 5) == 0 || strcmp(rest, "make") == 0) {
+        snprintf(check, sizeof check, "%s -n --no-print-directory >/dev/null 2>&1", rest);
     } else {
-        char first[512];
-        size_t n = strcspn(command, " \t|;&");
-        snprintf(first, sizeof first, "%.*s", (int)n, command);
-        if (strchr(first, '=') != NULL)
-            return true; /* VAR=value cmd: too many forms to check; rare */
-        snprintf(check, sizeof check, "command -v '%s' >/dev/null 2>&1 || test -e '%s'", first, first);
+        size_t n = strcspn(rest, " \t|;&");
+        if (n == 0) {
+            fprintf(stderr, "%s:%zu: a '$' line with no command\n", doc, line_no);
+            return false;
+        }
+        snprintf(check, sizeof check, "command -v '%.*s' >/dev/null 2>&1 || test -e '%.*s'",
+                 (int)n, rest, (int)n, rest);
     }
     if (system(check) != 0) {
         fprintf(stderr, "%s:%zu: this command does not work as written: %s\n", doc, line_no, command);
         return false;
     }
     return true;
+}
+
+/* ---- Docs: headings, anchors and links ---------------------------------------- */
+
+/*
+ * The anchor a heading gets, the way GitHub makes it (pandoc's
+ * gfm_auto_identifiers, which `make docs` uses, makes the same): lower
+ * case; letters, digits, '-' and '_' kept; spaces become '-'; everything
+ * else dropped, including the backticks of inline code and punctuation
+ * such as the "·" of a chapter title.
+ */
+static void heading_anchor(const char *heading, char *out, size_t out_len)
+{
+    size_t o = 0;
+    const unsigned char *s = (const unsigned char *)heading;
+    while (*s && o + 4 < out_len) {
+        if (isalnum(*s) || *s == '-' || *s == '_') {
+            out[o++] = (char)tolower(*s);
+            s++;
+        } else if (*s == ' ') {
+            out[o++] = '-';
+            s++;
+        } else if (*s >= 0x80) {
+            /* A UTF-8 sequence: keep letters, drop punctuation and symbols
+             * (U+0080-U+00BF, U+2000-U+2BFF: dots, dashes, arrows, boxes). */
+            size_t len = (*s >= 0xf0) ? 4 : (*s >= 0xe0) ? 3 : 2;
+            bool punct = (*s == 0xc2) || (*s == 0xe2);
+            for (size_t k = 0; k < len && *s; k++) {
+                if (!punct)
+                    out[o++] = (char)*s;
+                s++;
+            }
+        } else {
+            s++;
+        }
+    }
+    out[o] = '\0';
+}
+
+/* The anchors of a Markdown file: one per heading outside code blocks,
+ * with GitHub's -1, -2 suffixes for repeats. */
+static bool doc_anchors(const char *path, struct lines *anchors)
+{
+    struct lines l;
+    anchors->at = NULL;
+    anchors->count = 0;
+    if (!try_read_lines(path, &l))
+        return false;
+    anchors->at = calloc(l.count + 1, sizeof *anchors->at);
+    if (anchors->at == NULL)
+        die("out of memory");
+    bool fenced = false;
+    for (size_t i = 0; i < l.count; i++) {
+        const char *t = l.at[i];
+        if (strncmp(t, "```", 3) == 0) {
+            fenced = !fenced;
+            continue;
+        }
+        if (fenced || t[0] != '#')
+            continue;
+        size_t level = strspn(t, "#");
+        if (level > 6 || t[level] != ' ')
+            continue;
+        char base[512], unique[540];
+        heading_anchor(t + level + 1, base, sizeof base);
+        snprintf(unique, sizeof unique, "%s", base);
+        for (int n = 1;; n++) {
+            bool taken = false;
+            for (size_t k = 0; k < anchors->count && !taken; k++)
+                taken = strcmp(anchors->at[k], unique) == 0;
+            if (!taken)
+                break;
+            snprintf(unique, sizeof unique, "%s-%d", base, n);
+        }
+        anchors->at[anchors->count++] = strdup(unique);
+    }
+    free_lines(&l);
+    return true;
+}
+
+static bool has_anchor(const struct lines *anchors, const char *anchor)
+{
+    for (size_t k = 0; k < anchors->count; k++)
+        if (strcmp(anchors->at[k], anchor) == 0)
+            return true;
+    return false;
+}
+
+/* The folder part of PATH, with its slash ("docs/"), or "" for none. */
+static void dir_of(const char *path, char *out, size_t out_len)
+{
+    const char *slash = strrchr(path, '/');
+    snprintf(out, out_len, "%.*s", slash ? (int)(slash - path + 1) : 0, path);
+}
+
+/* Checks one link target written in DOC; returns false if it is broken.
+ * Web addresses are not fetched: this never leaves the machine. */
+static bool link_works(const char *doc, size_t line_no, const char *target)
+{
+    if (strncmp(target, "http://", 7) == 0 || strncmp(target, "https://", 8) == 0 ||
+        strncmp(target, "mailto:", 7) == 0)
+        return true;
+    char file[2048], anchor[512] = "";
+    const char *hash = strchr(target, '#');
+    char dir[1024];
+    dir_of(doc, dir, sizeof dir);
+    if (hash == target) {
+        snprintf(file, sizeof file, "%s", doc);
+    } else {
+        int n = hash ? (int)(hash - target) : (int)strlen(target);
+        snprintf(file, sizeof file, "%s%.*s", target[0] == '/' ? "" : dir, n, target);
+    }
+    if (hash)
+        snprintf(anchor, sizeof anchor, "%s", hash + 1);
+    FILE *f = fopen(file, "r");
+    if (f == NULL) {
+        fprintf(stderr, "%s:%zu: broken link '%s': %s does not exist\n", doc, line_no, target, file);
+        return false;
+    }
+    fclose(f);
+    if (anchor[0] == '\0')
+        return true;
+    size_t len = strlen(file);
+    if (len < 3 || strcmp(file + len - 3, ".md") != 0) {
+        fprintf(stderr, "%s:%zu: link '%s' has an #anchor into %s, which is not a doc\n", doc,
+                line_no, target, file);
+        return false;
+    }
+    struct lines anchors;
+    doc_anchors(file, &anchors);
+    bool ok = has_anchor(&anchors, anchor);
+    free_lines(&anchors);
+    if (!ok)
+        fprintf(stderr, "%s:%zu: broken link '%s': %s has no heading with anchor #%s\n", doc,
+                line_no, target, file, anchor);
+    return ok;
+}
+
+/* Checks every Markdown link and image on one line of prose: inline
+ * `[text](target)` and `![alt](target)`, and reference definitions
+ * `[name]: target`.  Inline code spans are skipped. */
+static int check_links_on_line(const char *doc, size_t line_no, const char *line, int *links)
+{
+    int broken = 0;
+    if (line[0] == '[') {
+        const char *close = strstr(line, "]: ");
+        if (close != NULL && strchr(line, '(') == NULL) {
+            char target[1024];
+            const char *t = close + 3;
+            snprintf(target, sizeof target, "%.*s", (int)strcspn(t, " "), t);
+            (*links)++;
+            return link_works(doc, line_no, target) ? 0 : 1;
+        }
+    }
+    for (const char *p = line; *p; p++) {
+        if (*p == '`') {
+            size_t ticks = strspn(p, "`");
+            const char *end = p + ticks;
+            for (;;) {
+                end = strchr(end, '`');
+                if (end == NULL || strspn(end, "`") == ticks)
+                    break;
+                end += strspn(end, "`");
+            }
+            if (end == NULL)
+                break;
+            p = end + ticks - 1;
+            continue;
+        }
+        if (p[0] == ']' && p[1] == '(') {
+            const char *t = p + 2;
+            size_t n = strcspn(t, ") ");
+            char target[1024];
+            snprintf(target, sizeof target, "%.*s", (int)n, t);
+            if (target[0] != '\0') {
+                (*links)++;
+                if (!link_works(doc, line_no, target))
+                    broken++;
+            }
+            p = t + n - 1;
+        }
+    }
+    return broken;
+}
+
+/* ---- Docs: comparing a block with its region ---------------------------------- */
+
+/* A line of a partial or wrong-on-purpose block that stands for lines left
+ * out: "..." alone (any indentation, optionally inside a C comment), or for
+ * wrong-on-purpose, any line that says WRONG. */
+static bool is_gap_line(const char *line, enum snippet_mode mode)
+{
+    if (mode == SNIPPET_WRONG && strstr(line, "WRONG") != NULL)
+        return true;
+    while (*line == ' ')
+        line++;
+    return strcmp(line, "...") == 0 || strcmp(line, "/* ... */") == 0 ||
+           strcmp(line, "// ...") == 0;
+}
+
+/*
+ * Compares block lines b[0..nb) with region lines r[0..nr).  EXACT: equal,
+ * line for line.  PARTIAL / WRONG: the block, cut at its gap lines, is a
+ * series of runs, and each run must appear unchanged in the region, after
+ * the previous one.  Returns the index of the first block line that does
+ * not fit, or nb if the block matches.
+ */
+static size_t first_mismatch(char *const *b, size_t nb, char *const *r, size_t nr,
+                             enum snippet_mode mode)
+{
+    if (mode == SNIPPET_EXACT) {
+        size_t k = 0;
+        for (; k < nb && k < nr; k++)
+            if (strcmp(b[k], r[k]) != 0)
+                return k;
+        return nb == nr ? nb : k;
+    }
+    size_t from = 0; /* where in the region the next run may start */
+    size_t k = 0, matched = 0;
+    while (k < nb) {
+        if (is_gap_line(b[k], mode)) {
+            k++;
+            continue;
+        }
+        size_t run = 0;
+        while (k + run < nb && !is_gap_line(b[k + run], mode))
+            run++;
+        size_t at = from;
+        size_t best = 0; /* the longest start of the run found anywhere */
+        bool found = false;
+        for (; at + run <= nr && !found; at++) {
+            size_t j = 0;
+            while (j < run && strcmp(b[k + j], r[at + j]) == 0)
+                j++;
+            found = j == run;
+            if (j > best)
+                best = j;
+        }
+        if (!found)
+            return k + best; /* the first line that fits nowhere */
+        from = at - 1 + run;
+        matched += run;
+        k += run;
+    }
+    return matched > 0 ? nb : 0; /* a block of nothing but gaps quotes nothing */
+}
+
+/* ---- Docs: the check itself --------------------------------------------------- */
+
+/* Fence languages whose blocks show code: such a block must be a checked
+ * snippet or carry an explicit tag. */
+static bool is_code_language(const char *info)
+{
+    static const char *const code[] = { "c", "h", "rust", "rs", "cpp", "python", NULL };
+    char lang[32];
+    snprintf(lang, sizeof lang, "%.*s", (int)strcspn(info, " {"), info);
+    for (int i = 0; code[i]; i++)
+        if (strcmp(lang, code[i]) == 0)
+            return true;
+    return false;
+}
+
+struct doc_counts {
+    int snippets, outputs, commands, links, illustrative, problems;
+};
+
+/* Checks the `$ ` lines of the block l[open+1 .. close). */
+static void check_block_commands(const char *doc, const struct lines *l, size_t open,
+                                 size_t close, struct doc_counts *c)
+{
+    for (size_t k = open + 1; k < close; k++) {
+        if (strncmp(l->at[k], "$ ", 2) != 0)
+            continue;
+        c->commands++;
+        if (!command_works(doc, k + 1, l->at[k] + 2))
+            c->problems++;
+    }
+}
+
+/* Index of the fence that closes the block opened at `open`, or l->count. */
+static size_t closing_fence(const struct lines *l, size_t open)
+{
+    size_t close = open + 1;
+    while (close < l->count && strncmp(l->at[close], "```", 3) != 0)
+        close++;
+    return close;
+}
+
+static void copy_lines(FILE *out, const struct lines *l, size_t from, size_t to)
+{
+    for (size_t k = from; out && k < to && k < l->count; k++)
+        fprintf(out, "%s\n", l->at[k]);
+}
+
+/* Checks (or, with sync, rewrites) a snippet block; returns the index of
+ * its closing fence. */
+static size_t snippet_block(const char *doc, const struct lines *l, size_t comment,
+                            const char *path, const char *name, enum snippet_mode mode,
+                            FILE *out, struct doc_counts *c)
+{
+    size_t open = comment + 1, close = closing_fence(l, open);
+    if (close >= l->count) {
+        fprintf(stderr, "%s:%zu: code block never closed\n", doc, open + 1);
+        c->problems++;
+        copy_lines(out, l, open, l->count);
+        return l->count;
+    }
+    c->snippets++;
+    struct lines r;
+    struct region_place place = { 0, 0 };
+    if (!find_region_at(path, name, &r, &place)) {
+        fprintf(stderr, "%s:%zu: %s has no region '%s'\n", doc, comment + 1, path, name);
+        c->problems++;
+        copy_lines(out, l, open, close + 1);
+        free_lines(&r);
+        return close;
+    }
+    size_t nb = close - open - 1;
+    size_t bad = first_mismatch(l->at + open + 1, nb, r.at, r.count, mode);
+    bool rewrite = out != NULL && mode == SNIPPET_EXACT;
+    if (bad < nb || (bad == nb && mode == SNIPPET_EXACT && nb != r.count)) {
+        c->problems++;
+        const char *how = mode == SNIPPET_EXACT ? "block differs from"
+                          : mode == SNIPPET_PARTIAL ? "partial block is not a part of"
+                                                    : "wrong-on-purpose block (outside its WRONG lines) differs from";
+        size_t doc_line = bad < nb ? open + 2 + bad : close + 1;
+        fprintf(stderr, "%s:%zu: %s %s#%s (%s lines %zu-%zu)%s\n", doc, doc_line, how, path,
+                name, path, place.begin, place.end,
+                rewrite                  ? " (rewritten)"
+                : mode != SNIPPET_EXACT  ? " (a tagged block is not rewritten by docs-sync: edit it by hand)"
+                                         : " (run `make docs-sync`, then reread the text around it)");
+        if (bad < nb)
+            fprintf(stderr, "    doc line %zu: %s\n", doc_line, l->at[open + 1 + bad]);
+        else
+            fprintf(stderr, "    the block has %zu line(s), the region %zu\n", nb, r.count);
+    }
+    if (out) {
+        fprintf(out, "%s\n", l->at[open]);
+        if (rewrite)
+            copy_lines(out, &r, 0, r.count);
+        else
+            copy_lines(out, l, open + 1, close);
+        fprintf(out, "%s\n", l->at[close]);
+    }
+    free_lines(&r);
+    return close;
+}
+
+/* Checks (or rewrites) an output block; returns its closing fence. */
+static size_t output_block(const char *doc, const struct lines *l, size_t comment,
+                           const char *cmd, bool sync, FILE *out, struct doc_counts *c)
+{
+    size_t open = comment + 1, close = closing_fence(l, open);
+    struct lines got;
+    int status = 0;
+    c->outputs++;
+    if (!run_for_lines(cmd, &got, &status) || status != 0) {
+        fprintf(stderr, "%s:%zu: `%s` failed (status %d)\n", doc, comment + 1, cmd, status);
+        c->problems++;
+    } else {
+        size_t bad = first_mismatch(l->at + open + 1, close - open - 1, got.at, got.count,
+                                    SNIPPET_EXACT);
+        if (bad < close - open - 1 || close - open - 1 != got.count) {
+            c->problems++;
+            fprintf(stderr, "%s:%zu: the output of `%s` differs from the block%s\n", doc,
+                    open + 2 + bad, cmd, sync ? " (rewritten)" : " (run `make docs-sync`)");
+        }
+    }
+    if (out) {
+        fprintf(out, "%s\n", l->at[open]);
+        if (status == 0)
+            copy_lines(out, &got, 0, got.count);
+        else
+            copy_lines(out, l, open + 1, close);
+        if (close < l->count)
+            fprintf(out, "%s\n", l->at[close]);
+    }
+    free_lines(&got);
+    return close;
+}
+
+/* Collapses runs of blanks and trims; "/chapters/" becomes "/solutions/",
+ * because a doc shows the learner's command and runs the finished program. */
+static void normalise_command(const char *in, char *out, size_t out_len)
+{
+    size_t o = 0;
+    bool blank = true;
+    for (const char *p = in; *p && o + 1 < out_len; p++) {
+        if (*p == ' ' || *p == '\t') {
+            blank = true;
+            continue;
+        }
+        if (blank && o > 0)
+            out[o++] = ' ';
+        blank = false;
+        if (strncmp(p, "/chapters/", 10) == 0 && o + 11 < out_len) {
+            memcpy(out + o, "/solutions/", 11);
+            o += 11;
+            p += 9;
+            continue;
+        }
+        out[o++] = *p;
+    }
+    out[o] = '\0';
+}
+
+/*
+ * A "$ command" shown right above an output block must run what that block
+ * runs, or the reader types one thing and the check proves another.  A make
+ * command is dry-run and the program it would start found after its last
+ * " -- " (with-redis's separator); any other command is taken after its
+ * " -- " if it has one.  Returns false, with a message, on a mismatch.
+ */
+static bool shown_command_matches(const char *doc, size_t shown_line, const char *shown,
+                                  const char *output_cmd)
+{
+    char program[4096] = "";
+    const char *rest = shown;
+    if (strncmp(shown, "make ", 5) == 0 || strcmp(shown, "make") == 0) {
+        char dry[4096];
+        snprintf(dry, sizeof dry, "%s -n --no-print-directory 2>/dev/null", shown);
+        struct lines got;
+        int status = 0;
+        if (run_for_lines(dry, &got, &status)) {
+            for (size_t k = 0; k < got.count; k++) {
+                const char *sep = strstr(got.at[k], " -- ");
+                if (sep != NULL)
+                    snprintf(program, sizeof program, "%s", sep + 4);
+            }
+            free_lines(&got);
+        }
+        rest = program;
+    } else {
+        const char *sep = strstr(shown, " -- ");
+        if (sep != NULL)
+            rest = sep + 4;
+    }
+    char a[4096], b[4096];
+    normalise_command(rest, a, sizeof a);
+    normalise_command(output_cmd, b, sizeof b);
+    if (strcmp(a, b) == 0)
+        return true;
+    fprintf(stderr, "%s:%zu: the command shown (%s) runs `%s`, but the output block below it runs `%s`\n",
+            doc, shown_line, shown, a[0] ? a : "(nothing found)", b);
+    return false;
 }
 
 static int check_or_sync_doc(const char *doc, bool sync)
@@ -338,111 +911,98 @@ static int check_or_sync_doc(const char *doc, bool sync)
         if (out == NULL)
             die("cannot write %s", tmp_path);
     }
-    int drifted = 0, blocks = 0, outputs = 0, commands = 0;
+    struct doc_counts c = { 0, 0, 0, 0, 0, 0 };
+    /* The last "$ " line of the latest ```sh block, and where that block
+     * closed: an output comment right below it must run that command. */
+    const char *shown = NULL;
+    size_t shown_line = 0, shown_close = 0;
     for (size_t i = 0; i < l.count; i++) {
-        char path[1024], name[256];
+        const char *line = l.at[i];
         if (out)
-            fprintf(out, "%s\n", l.at[i]);
-        if (strncmp(l.at[i], "```sh", 5) == 0 || strncmp(l.at[i], "```console", 10) == 0) {
-            size_t k = i + 1;
-            for (; k < l.count && strncmp(l.at[k], "```", 3) != 0; k++) {
-                if (out)
-                    fprintf(out, "%s\n", l.at[k]);
-                if (strncmp(l.at[k], "$ ", 2) == 0) {
-                    commands++;
-                    if (!command_works(doc, k + 1, l.at[k] + 2))
-                        drifted++;
-                }
-            }
-            if (out && k < l.count)
-                fprintf(out, "%s\n", l.at[k]);
-            i = k;
+            fprintf(out, "%s\n", line);
+        /* An indented code block (four spaces) shows Markdown as text,
+         * as CONTRIBUTING.md does with these very comments: skip it. */
+        if (strncmp(line, "    ", 4) == 0 || line[0] == '\t')
             continue;
-        }
-        char cmd[2048];
-        if (parse_output_comment(l.at[i], cmd, sizeof cmd)) {
-            if (i + 1 >= l.count || strncmp(l.at[i + 1], "```", 3) != 0) {
-                fprintf(stderr, "%s:%zu: an output comment must be followed by a ``` block\n", doc, i + 1);
-                drifted++;
+        char path[1024], name[256], cmd[2048];
+        enum snippet_mode mode;
+        bool tag_ok;
+        bool next_is_fence = i + 1 < l.count && strncmp(l.at[i + 1], "```", 3) == 0;
+
+        if (parse_snippet_comment(line, path, sizeof path, name, sizeof name, &mode, &tag_ok)) {
+            if (!tag_ok) {
+                fprintf(stderr, "%s:%zu: unknown snippet tag (known: partial, wrong-on-purpose)\n",
+                        doc, i + 1);
+                c.problems++;
+            }
+            if (!next_is_fence) {
+                fprintf(stderr, "%s:%zu: a snippet comment must be followed by a ``` block\n", doc, i + 1);
+                c.problems++;
                 continue;
             }
-            size_t open = i + 1, close = open + 1;
-            while (close < l.count && strncmp(l.at[close], "```", 3) != 0)
-                close++;
-            struct lines got;
-            int status = 0;
-            outputs++;
-            if (!run_for_lines(cmd, &got, &status) || status != 0) {
-                fprintf(stderr, "%s:%zu: `%s` failed (status %d)\n", doc, i + 1, cmd, status);
-                drifted++;
-            } else {
-                bool same = got.count == close - open - 1;
-                for (size_t k = 0; same && k < got.count; k++)
-                    same = strcmp(got.at[k], l.at[open + 1 + k]) == 0;
-                if (!same) {
-                    drifted++;
-                    fprintf(stderr, "%s:%zu: the output of `%s` differs from the block%s\n", doc,
-                            open + 1, cmd, sync ? " (rewritten)" : " (run `make docs-sync`)");
-                }
+            i = snippet_block(doc, &l, i, path, name, mode, out, &c);
+            continue;
+        }
+        if (parse_output_comment(line, cmd, sizeof cmd)) {
+            bool right_below = shown != NULL && shown_close < i;
+            for (size_t k = shown_close + 1; right_below && k < i; k++)
+                right_below = l.at[k][0] == '\0';
+            if (right_below && !shown_command_matches(doc, shown_line, shown, cmd))
+                c.problems++;
+            if (!next_is_fence) {
+                fprintf(stderr, "%s:%zu: an output comment must be followed by a ``` block\n", doc, i + 1);
+                c.problems++;
+                continue;
             }
-            if (out) {
-                fprintf(out, "%s\n", l.at[open]);
-                if (status == 0)
-                    for (size_t k = 0; k < got.count; k++)
-                        fprintf(out, "%s\n", got.at[k]);
-                else
-                    for (size_t k = open + 1; k < close; k++)
-                        fprintf(out, "%s\n", l.at[k]);
-                if (close < l.count)
-                    fprintf(out, "%s\n", l.at[close]);
+            i = output_block(doc, &l, i, cmd, sync, out, &c);
+            continue;
+        }
+        if (is_illustrative_comment(line)) {
+            if (!next_is_fence) {
+                fprintf(stderr, "%s:%zu: an illustrative tag must be followed by a ``` block\n", doc, i + 1);
+                c.problems++;
+                continue;
             }
-            free_lines(&got);
+            /* Shown, not compared; its commands must still be real. */
+            size_t close = closing_fence(&l, i + 1);
+            c.illustrative++;
+            check_block_commands(doc, &l, i + 1, close, &c);
+            copy_lines(out, &l, i + 1, close + 1);
             i = close;
             continue;
         }
-        if (!parse_snippet_comment(l.at[i], path, sizeof path, name, sizeof name))
-            continue;
-        /* The next line opens the fence; the block runs to the closing one. */
-        if (i + 1 >= l.count || strncmp(l.at[i + 1], "```", 3) != 0) {
-            fprintf(stderr, "%s:%zu: a snippet comment must be followed by a ``` block\n", doc, i + 1);
-            drifted++;
-            continue;
-        }
-        size_t open = i + 1, close = open + 1;
-        while (close < l.count && strncmp(l.at[close], "```", 3) != 0)
-            close++;
-        if (close >= l.count) {
-            fprintf(stderr, "%s:%zu: code block never closed\n", doc, open + 1);
-            drifted++;
-            break;
-        }
-        blocks++;
-        struct lines r;
-        if (!find_region(path, name, &r)) {
-            fprintf(stderr, "%s:%zu: %s has no region '%s'\n", doc, i + 1, path, name);
-            drifted++;
-            if (out)
-                for (size_t k = open; k <= close; k++)
-                    fprintf(out, "%s\n", l.at[k]);
+        if (strncmp(line, "```", 3) == 0) {
+            /* An untagged block. */
+            const char *info = line + 3;
+            size_t close = closing_fence(&l, i);
+            if (close >= l.count) {
+                fprintf(stderr, "%s:%zu: code block never closed\n", doc, i + 1);
+                c.problems++;
+            } else if (is_code_language(info)) {
+                fprintf(stderr,
+                        "%s:%zu: a ```%s block that is neither a checked snippet nor tagged: "
+                        "precede it with <!-- snippet: PATH#NAME [partial|wrong-on-purpose] --> "
+                        "or <!-- illustrative -->\n",
+                        doc, i + 1, info);
+                c.problems++;
+            }
+            /* sh blocks hold commands to type; a text block is output or
+             * a picture, whose "$ " lines must be real commands too. */
+            check_block_commands(doc, &l, i, close, &c);
+            if (strncmp(info, "sh", 2) == 0 || strncmp(info, "console", 7) == 0) {
+                shown = NULL;
+                for (size_t k = i + 1; k < close; k++)
+                    if (strncmp(l.at[k], "$ ", 2) == 0) {
+                        shown = l.at[k] + 2;
+                        shown_line = k + 1;
+                    }
+                shown_close = close;
+            }
+            copy_lines(out, &l, i + 1, close + 1);
             i = close;
             continue;
         }
-        bool same = r.count == close - open - 1;
-        for (size_t k = 0; same && k < r.count; k++)
-            same = strcmp(r.at[k], l.at[open + 1 + k]) == 0;
-        if (!same) {
-            drifted++;
-            fprintf(stderr, "%s:%zu: block differs from %s#%s%s\n", doc, open + 1, path, name,
-                    sync ? " (rewritten)" : " (run `make docs-sync`, then reread the text around it)");
-        }
-        if (out) {
-            fprintf(out, "%s\n", l.at[open]);
-            for (size_t k = 0; k < r.count; k++)
-                fprintf(out, "%s\n", r.at[k]);
-            fprintf(out, "%s\n", l.at[close]);
-        }
-        free_lines(&r);
-        i = close;
+        c.problems += check_links_on_line(doc, i + 1, line, &c.links);
     }
     if (out) {
         fclose(out);
@@ -451,9 +1011,118 @@ static int check_or_sync_doc(const char *doc, bool sync)
     }
     free_lines(&l);
     if (!sync)
-        printf("%s: %d snippet(s), %d output block(s), %d command(s); %d problem(s)\n", doc,
-               blocks, outputs, commands, drifted);
-    return sync ? 0 : drifted;
+        printf("%s: %d snippet(s), %d output block(s), %d command(s), %d link(s), "
+               "%d illustrative block(s); %d problem(s)\n",
+               doc, c.snippets, c.outputs, c.commands, c.links, c.illustrative, c.problems);
+    return sync ? 0 : c.problems;
+}
+
+/* ---- snip check-api: a reference page names every public function ---------- */
+
+/* The names of the functions HEADER declares, with their line numbers:
+ * every top-level declaration `... NAME(...)` that is not a typedef or a
+ * preprocessor line.  Comments are skipped. */
+static void declared_functions(const char *header, struct lines *names_out, size_t **line_of)
+{
+    struct lines l = read_lines(header);
+    names_out->at = calloc(l.count + 1, sizeof *names_out->at);
+    *line_of = calloc(l.count + 1, sizeof **line_of);
+    names_out->count = 0;
+    if (names_out->at == NULL || *line_of == NULL)
+        die("out of memory reading %s", header);
+    bool in_comment = false;
+    int braces = 0, parens = 0;
+    bool statement_is_typedef = false;
+    for (size_t i = 0; i < l.count; i++) {
+        const char *s = l.at[i];
+        if (!in_comment && s[strspn(s, " \t")] == '#')
+            continue;
+        char ident[256] = "";
+        for (const char *p = s; *p; p++) {
+            if (in_comment) {
+                if (p[0] == '*' && p[1] == '/') {
+                    in_comment = false;
+                    p++;
+                }
+                continue;
+            }
+            if (p[0] == '/' && p[1] == '*') {
+                in_comment = true;
+                p++;
+                continue;
+            }
+            if (p[0] == '/' && p[1] == '/')
+                break;
+            if (isalnum((unsigned char)*p) || *p == '_') {
+                size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+                snprintf(ident, sizeof ident, "%.*s", (int)n, p);
+                if (braces == 0 && parens == 0 && strcmp(ident, "typedef") == 0)
+                    statement_is_typedef = true;
+                p += n - 1;
+                continue;
+            }
+            if (*p == '{')
+                braces++;
+            else if (*p == '}')
+                braces--;
+            else if (*p == '(') {
+                if (braces == 0 && parens == 0 && !statement_is_typedef && ident[0] != '\0' &&
+                    !isdigit((unsigned char)ident[0])) {
+                    names_out->at[names_out->count] = strdup(ident);
+                    (*line_of)[names_out->count++] = i + 1;
+                }
+                parens++;
+            } else if (*p == ')')
+                parens--;
+            else if (*p == ';' && braces == 0 && parens == 0)
+                statement_is_typedef = false;
+            if (!isspace((unsigned char)*p))
+                ident[0] = '\0';
+        }
+    }
+    free_lines(&l);
+}
+
+/* Is NAME in TEXT as a whole word? */
+static bool mentions(const struct lines *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < text->count; i++) {
+        for (const char *p = strstr(text->at[i], name); p; p = strstr(p + 1, name)) {
+            bool left = p == text->at[i] || !(isalnum((unsigned char)p[-1]) || p[-1] == '_');
+            bool right = !(isalnum((unsigned char)p[n]) || p[n] == '_');
+            if (left && right)
+                return true;
+        }
+    }
+    return false;
+}
+
+static int cmd_check_api(const char *doc, int nheaders, char **headers)
+{
+    struct lines text = read_lines(doc);
+    int missing = 0, total = 0;
+    for (int h = 0; h < nheaders; h++) {
+        struct lines fns;
+        size_t *line_of;
+        declared_functions(headers[h], &fns, &line_of);
+        for (size_t k = 0; k < fns.count; k++) {
+            total++;
+            if (!mentions(&text, fns.at[k])) {
+                fprintf(stderr, "%s: does not mention %s, declared in %s:%zu\n", doc, fns.at[k],
+                        headers[h], line_of[k]);
+                missing++;
+            }
+        }
+        free(line_of);
+        free_lines(&fns);
+    }
+    free_lines(&text);
+    printf("%s: mentions %d of the %d public functions of", doc, total - missing, total);
+    for (int h = 0; h < nheaders; h++)
+        printf(" %s", headers[h]);
+    printf("\n");
+    return missing == 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -462,6 +1131,8 @@ int main(int argc, char **argv)
         return cmd_starter(argv[2]);
     if (argc == 4 && strcmp(argv[1], "region") == 0)
         return cmd_region(argv[2], argv[3]);
+    if (argc >= 4 && strcmp(argv[1], "check-api") == 0)
+        return cmd_check_api(argv[2], argc - 3, argv + 3);
     if (argc >= 2 && (strcmp(argv[1], "check-docs") == 0 || strcmp(argv[1], "sync-docs") == 0)) {
         bool sync = argv[1][0] == 's';
         int bad = 0;
@@ -471,6 +1142,7 @@ int main(int argc, char **argv)
     }
     fprintf(stderr,
             "usage: snip starter FILE | snip region FILE NAME |\n"
-            "       snip check-docs DOC... | snip sync-docs DOC...\n");
+            "       snip check-docs DOC... | snip sync-docs DOC... |\n"
+            "       snip check-api DOC HEADER...\n");
     return 2;
 }

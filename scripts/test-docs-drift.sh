@@ -1,0 +1,151 @@
+#!/bin/sh
+# test-docs-drift.sh - proof that `make docs-check` catches drift.
+#
+#   scripts/test-docs-drift.sh SNIP     (make docs-drift-test)
+#
+# Each case copies one doc into a scratch copy of the repository (every
+# other file is a symlink to the real one), breaks it in one way, runs the
+# checker there, and asserts that it fails and that its message names the
+# place: the doc's line, and for a snippet the source region.  The unchanged
+# copies must pass first, or the failures below would prove nothing.
+set -u
+snip=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+repo=$(pwd)
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT INT TERM
+failures=0
+cases=0
+
+# A scratch repository: symlinks to everything, docs/ as a real folder.
+mkdir -p "$scratch/docs"
+for entry in "$repo"/* "$repo"/.[!.]*; do
+    [ -e "$entry" ] || continue
+    name=$(basename "$entry")
+    case "$name" in docs | .git) continue ;; esac
+    ln -s "$entry" "$scratch/$name"
+done
+for entry in "$repo"/docs/*; do ln -s "$entry" "$scratch/docs/$(basename "$entry")"; done
+# Replace the symlink of a doc by a private copy that may be edited.
+own_copy() { rm -f "$scratch/docs/$1"; cp "$repo/docs/$1" "$scratch/docs/$1"; }
+restore() { rm -f "$scratch/docs/$1"; ln -s "$repo/docs/$1" "$scratch/docs/$1"; }
+# The line number of the first line of docs/$1 that equals $2 exactly.
+line_of() { grep -n -x -F -- "$2" "$scratch/docs/$1" | head -n 1 | cut -d: -f1; }
+# Replace line $2 of docs/$1 by $3.
+set_line() {
+    awk -v n="$2" -v text="$3" 'NR == n { print text; next } { print }' "$scratch/docs/$1" > "$scratch/edit.tmp" &&
+        cat "$scratch/edit.tmp" > "$scratch/docs/$1"
+}
+check() { (cd "$scratch" && "$snip" check-docs "docs/$1") > "$scratch/out.log" 2>&1; }
+check_api() { (cd "$scratch" && "$snip" check-api docs/channels.md common/chan.h common/mpsc.h common/oneshot.h common/broadcast.h common/watch.h) > "$scratch/out.log" 2>&1; }
+pass() { echo "docs-drift-test: ok   $*"; }
+fail() { echo "docs-drift-test: FAIL $*" >&2; sed 's/^/    | /' "$scratch/out.log" >&2; failures=$((failures + 1)); }
+# Asserts the last check failed and its output holds every given string.
+expect_caught() { # $1: status, $2: what the case is, then the strings
+    status=$1 what=$2
+    shift 2
+    cases=$((cases + 1))
+    if [ "$status" = 0 ]; then fail "$what: the checker passed it"; return; fi
+    for s in "$@"; do
+        if ! grep -q -F -- "$s" "$scratch/out.log"; then fail "$what: caught, but the message does not name '$s'"; return; fi
+    done
+    pass "$what: caught: $(head -n 1 "$scratch/out.log" | cut -c1-160)"
+}
+
+# ---- Controls: the docs used below pass as they are ----
+for doc in channels.md tokio-to-c.md; do
+    cases=$((cases + 1))
+    if check "$doc"; then pass "unchanged docs/$doc passes"; else fail "unchanged docs/$doc does not pass"; fi
+done
+cases=$((cases + 1))
+if check_api; then pass "unchanged docs/channels.md names every channel function"; else fail "check-api fails on the unchanged docs/channels.md"; fi
+
+# ---- 1. One line of a quoted snippet changed ----
+own_copy channels.md
+n=$(line_of channels.md 'ck_assert_int_eq(mpsc_recv(rx, &v), CHAN_CLOSED);')
+set_line channels.md "$n" 'ck_assert_int_eq(mpsc_recv(rx, &v), CHAN_EMPTY);'
+check channels.md
+status=$?
+begin=$(grep -n '//> snippet drain_then_closed' "$repo/tests/common/test_mpsc.c" | cut -d: -f1)
+end=$(grep -n '//< snippet drain_then_closed' "$repo/tests/common/test_mpsc.c" | cut -d: -f1)
+expect_caught $status "a changed line in a snippet" "docs/channels.md:$n:" \
+    "tests/common/test_mpsc.c#drain_then_closed" "tests/common/test_mpsc.c lines $begin-$end"
+restore channels.md
+
+# ---- 2. A partial snippet whose kept lines drifted ----
+own_copy tokio-to-c.md
+n=$(line_of tokio-to-c.md '    w->tx = mpsc_sender_clone(tx);')
+set_line tokio-to-c.md "$n" '    w->tx = tx; /* drifted */'
+check tokio-to-c.md
+expect_caught $? "a changed line in a partial snippet" "docs/tokio-to-c.md:$n:" \
+    "partial block is not a part of solutions/03-manager-task/main.c#spawn_workers"
+restore tokio-to-c.md
+
+# ---- 3. A wrong-on-purpose snippet changed outside its WRONG line ----
+own_copy tokio-to-c.md
+n=$(line_of tokio-to-c.md '    running++;')
+set_line tokio-to-c.md "$n" '    running += 2;'
+check tokio-to-c.md
+expect_caught $? "a changed line in a wrong-on-purpose snippet" "docs/tokio-to-c.md:$n:" \
+    "solutions/03-manager-task/main.c#spawn_workers"
+restore tokio-to-c.md
+
+# ---- 4. A link to a heading that does not exist ----
+own_copy tokio-to-c.md
+n=$(grep -n '(03-manager-task.md#the-receive-loop)' "$scratch/docs/tokio-to-c.md" | head -n 1 | cut -d: -f1)
+sed "${n}s/#the-receive-loop/#the-receive-lop/" "$repo/docs/tokio-to-c.md" > "$scratch/docs/tokio-to-c.md"
+check tokio-to-c.md
+expect_caught $? "a link to a missing #anchor" "docs/tokio-to-c.md:$n:" "#the-receive-lop"
+restore tokio-to-c.md
+
+# ---- 5. A link to a file that does not exist ----
+own_copy channels.md
+n=$(grep -n '(benchmarks.md)' "$scratch/docs/channels.md" | head -n 1 | cut -d: -f1)
+sed "${n}s/(benchmarks.md)/(benchmark.md)/" "$repo/docs/channels.md" > "$scratch/docs/channels.md"
+check channels.md
+expect_caught $? "a link to a missing file" "docs/channels.md:$n:" "broken link 'benchmark.md'"
+restore channels.md
+
+# ---- 6. An untagged code block ----
+own_copy channels.md
+printf '\n```c\nint x = 1;\n```\n' >> "$scratch/docs/channels.md"
+n=$(grep -n -x '```c' "$scratch/docs/channels.md" | tail -n 1 | cut -d: -f1)
+check channels.md
+expect_caught $? "a C block that is neither a snippet nor tagged" "docs/channels.md:$n:" "neither a checked snippet nor tagged"
+restore channels.md
+
+# ---- 7. A command that does not work as written ----
+own_copy channels.md
+printf '\n```sh\n$ make no-such-target-here\n```\n' >> "$scratch/docs/channels.md"
+n=$(grep -n -x -F '$ make no-such-target-here' "$scratch/docs/channels.md" | cut -d: -f1)
+check channels.md
+expect_caught $? "a \$ command naming a missing make target" "docs/channels.md:$n:" "no-such-target-here"
+restore channels.md
+
+# ---- 8. A channel function the reference no longer names ----
+own_copy channels.md
+sed 's/mpsc_sender_len/mpsc_sender_length/g' "$repo/docs/channels.md" > "$scratch/docs/channels.md"
+check_api
+expect_caught $? "a public function missing from docs/channels.md" "does not mention mpsc_sender_len" "common/mpsc.h:"
+restore channels.md
+
+# ---- 9. A command shown above an output block that runs something else ----
+own_copy 02-mutex.md
+n=$(line_of 02-mutex.md '$ make run-02 ARGS="--threads 2 --iterations 3"')
+set_line 02-mutex.md "$n" '$ make run-02 ARGS="--threads 3 --iterations 3"'
+check 02-mutex.md
+expect_caught $? "a shown command that no longer matches its output block" "docs/02-mutex.md:$n:" \
+    "runs \`build/plain/solutions/02-mutex/02-mutex --threads 3 --iterations 3\`"
+restore 02-mutex.md
+
+# ---- 10. A picture whose source changed but was not re-rendered ----
+rm -f "$scratch/docs/diagrams"
+cp -R "$repo/docs/diagrams" "$scratch/docs/diagrams"
+sed 's/32 of 32 slots taken/31 of 32 slots taken/' "$repo/docs/diagrams/backpressure.dot" > "$scratch/docs/diagrams/backpressure.dot"
+(cd "$scratch" && scripts/diagrams.sh check) > "$scratch/out.log" 2>&1
+expect_caught $? "a diagram source edited without 'make diagrams'" "docs/img/backpressure.svg" "docs/diagrams/backpressure.dot"
+
+if [ "$failures" -ne 0 ]; then
+    echo "docs-drift-test: $failures of $cases case(s) FAILED" >&2
+    exit 1
+fi
+echo "docs-drift-test: all $cases cases behaved: drifted snippets, broken links, bad commands, missing functions and stale pictures are caught"
