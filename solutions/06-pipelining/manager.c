@@ -95,6 +95,7 @@ static bool nobody_waits_for(const struct command *cmd)
 
 /* Queues `cmd` in the connection's output buffer without sending it (see
  * redis_client_append).  0, or -1 if it could not be queued. */
+//> snippet append_command
 static int append_command(struct redis_client *client, const struct command *cmd)
 {
     if (cmd->kind == COMMAND_SET) {
@@ -106,8 +107,10 @@ static int append_command(struct redis_client *client, const struct command *cmd
     const size_t len[] = { 3, cmd->key_len };
     return redis_client_append(client, 2, argv, len);
 }
+//< snippet append_command
 
 /* Counts, logs and delivers the reply to one command of the batch. */
+//> snippet answer_reply
 static void answer_reply(struct manager *m, struct command *cmd, struct redis_result result)
 {
     if (result.kind == REDIS_RESULT_IO_ERROR)
@@ -121,6 +124,7 @@ static void answer_reply(struct manager *m, struct command *cmd, struct redis_re
     log_result(m, cmd, &result);
     answer(cmd, result);
 }
+//< snippet answer_reply
 
 /*
  * Runs batch[0..n) as one pipeline and answers every command.  Returns
