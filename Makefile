@@ -338,8 +338,8 @@ site-test: docs ## Open every page of the site in headless Chromium and check it
 	python3 scripts/site_test.py build/site build/site-screenshot.png
 
 .PHONY: run
-run: ## Run the finished program (chapter 05's solution); starts a Redis if none answers
-	@$(MAKE) --no-print-directory run-05 SOLUTION=1
+run: ## Run the finished program (chapter 07's solution); starts a Redis if none answers
+	@$(MAKE) --no-print-directory run-07 SOLUTION=1
 
 .PHONY: progress
 progress: $(WITH_REDIS) ## Show which chapters your code in chapters/ passes, and what to read next

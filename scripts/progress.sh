@@ -33,7 +33,7 @@ for ch in "$@"; do
 done
 echo
 if [ -z "$next" ]; then
-    echo "Every chapter passes. Well done! What comes next: \"Going further\" in docs/05-backpressure.md."
+    echo "Every chapter passes. Well done! What comes next: \"Going further\" at the end of docs/08-build-your-own-channel.md, and make bench."
 else
     num=${next%%-*}
     echo "Next: chapter $next"

@@ -3,9 +3,10 @@
  * request (see manager.h).
  *
  * Read it in the order the manager works:
- *   receive_loop   take a batch, run it, repeat until the channel closes
- *   run_batch      pipeline the batch: append all, then read all replies
- *   answer         send one result back to its requester
+ *   receive_loop   take one command, run it, repeat until the channel
+ *                  closes
+ *   run_command    one blocking round trip to Redis, then answer
+ *   answer         send the result back to its requester
  *   refuse_rest    after a lost connection: answer everything else with
  *                  the error, then stop
  */
@@ -76,7 +77,7 @@ static void answer_with_failure(struct manager *m, struct command *cmd)
     answer(cmd, error);
 }
 
-/* ---- Running a batch ------------------------------------------------------ */
+/* ---- Running one command -------------------------------------------------- */
 
 /* A GET whose requester has gone is work nobody wants: skip it.  A SET is
  * run even then: leaving does not take back a write. */
@@ -86,70 +87,40 @@ static bool nobody_waits_for(const struct command *cmd)
            oneshot_sender_is_closed(cmd->reply);
 }
 
-/* Queues `cmd` on the connection without sending it.  0 or -1. */
-static int append_command(struct redis_client *client, const struct command *cmd)
+/* One round trip through the wrapper: write the command, wait for Redis,
+ * read its reply.  Nothing else happens on the connection meanwhile. */
+static struct redis_result execute(struct redis_client *client, const struct command *cmd)
 {
-    if (cmd->kind == COMMAND_SET) {
-        const char *argv[] = { "SET", cmd->key, cmd->value };
-        const size_t len[] = { 3, cmd->key_len, cmd->value_len };
-        return redis_client_append(client, 3, argv, len);
-    }
-    const char *argv[] = { "GET", cmd->key };
-    const size_t len[] = { 3, cmd->key_len };
-    return redis_client_append(client, 2, argv, len);
+    if (cmd->kind == COMMAND_SET)
+        return redis_client_set(client, cmd->key, cmd->key_len, cmd->value, cmd->value_len);
+    return redis_client_get(client, cmd->key, cmd->key_len);
 }
 
 /*
- * Runs batch[0..n) as one pipeline and answers every command.  Returns
- * false if the connection broke (every command has been answered anyway,
- * the unlucky ones with the error).
+ * Runs `cmd` and answers its requester.  Returns false if the connection
+ * broke (the command has been answered anyway, with the error).
  *
- * Why a pipeline: chapter 02's mutex let one thread at a time do a whole
- * round trip - write, wait for Redis, read - so N requests cost N round
- * trips and N wake-ups however many threads were waiting.  Here whatever
- * piled up while the manager was busy is written in ONE go and the replies
- * are read back in one stream: the round trip is paid once per batch.
- * Redis answers in the order it received, so reply i belongs to command i.
+ * Exactly what Tokio's manager does: `let res = client.get(&key).await;
+ * let _ = resp.send(res);`.  One request is in flight at a time: while
+ * Redis works on it, the connection carries nothing else, and every other
+ * requester waits in the channel.  Chapter 06 fills that gap.
  */
-static bool run_batch(struct manager *m, struct command *batch, size_t n)
+static bool run_command(struct manager *m, struct command *cmd)
 {
-    /* 1. Drop GETs nobody waits for any more, keeping the order. */
-    size_t live = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (nobody_waits_for(&batch[i])) {
-            m->skipped++;
-            command_free(&batch[i]);
-        } else {
-            batch[live++] = batch[i];
-        }
+    if (nobody_waits_for(cmd)) {
+        m->skipped++;
+        command_free(cmd); /* drops nothing: the requester is gone */
+        return true;
     }
-
-    /* 2. Queue them all.  Nothing is written yet. */
-    size_t queued = 0;
-    while (queued < live && append_command(m->client, &batch[queued]) == 0)
-        queued++;
-    if (queued < live)
-        record_failure(m, "cannot queue a command on the connection (out of memory?)");
-
-    /* 3. The first read writes the whole batch; then one reply per command,
-     *    in the order they were queued. */
-    size_t done = 0;
-    for (; done < queued && !m->connection_lost; done++) {
-        struct redis_result result = redis_client_read_reply(m->client);
-        if (result.kind == REDIS_RESULT_IO_ERROR)
-            record_failure(m, result.data); /* answered below, with the rest */
-        else
-            m->executed++;
-        if (redis_result_is_error(&result))
-            m->failed++;
-        log_result(m, &batch[done], &result);
-        answer(&batch[done], result);
-    }
-
-    /* 4. The connection broke: the replies still owed will never come.
-     *    Answer each remaining command with the error. */
-    for (; done < live; done++)
-        answer_with_failure(m, &batch[done]);
+    struct redis_result result = execute(m->client, cmd);
+    if (result.kind == REDIS_RESULT_IO_ERROR)
+        record_failure(m, result.data); /* the manager stops after this one */
+    else
+        m->executed++;
+    if (redis_result_is_error(&result))
+        m->failed++;
+    log_result(m, cmd, &result);
+    answer(cmd, result);
     return !m->connection_lost;
 }
 
@@ -162,27 +133,24 @@ static void refuse_rest(struct manager *m)
      * can start waiting for a manager that is going away. */
     mpsc_receiver_close(m->rx);
     /* What was queued before the close is still there: answer it. */
-    struct command batch[MANAGER_BATCH_LIMIT];
-    size_t n;
-    while ((n = mpsc_recv_many(m->rx, batch, MANAGER_BATCH_LIMIT)) > 0)
-        for (size_t i = 0; i < n; i++)
-            answer_with_failure(m, &batch[i]);
+    struct command cmd;
+    while (mpsc_recv(m->rx, &cmd) == CHAN_OK)
+        answer_with_failure(m, &cmd);
 }
 
 static void receive_loop(struct manager *m)
 {
-    struct command batch[MANAGER_BATCH_LIMIT];
-    size_t n;
-    /* One wake-up brings everything queued (up to the limit), not one
-     * command: a busy manager drains whole batches without sleeping. */
-    while ((n = mpsc_recv_many(m->rx, batch, MANAGER_BATCH_LIMIT)) > 0) {
-        m->batches++;
-        if (!run_batch(m, batch, n)) {
+    struct command cmd;
+    /* One command at a time: receive it, run it, answer it, then the next.
+     * mpsc_recv sleeps only when the queue is empty. */
+    while (mpsc_recv(m->rx, &cmd) == CHAN_OK) {
+        if (!run_command(m, &cmd)) {
             refuse_rest(m);
             break;
         }
     }
-    /* 0: every sender is gone and the queue is empty, or we closed it. */
+    /* CHAN_CLOSED: every sender is gone and the queue is empty, or we
+     * closed it after losing the connection. */
 }
 
 static void *manager_main(void *arg)
@@ -204,7 +172,7 @@ int manager_start(struct manager *m, const char *url, size_t capacity,
                   struct mpsc_sender **tx, char *err, size_t errlen)
 {
     *tx = NULL;
-    m->executed = m->failed = m->skipped = m->batches = 0;
+    m->executed = m->failed = m->skipped = 0;
     m->connection_lost = false;
     m->failure[0] = '\0';
     m->url[0] = '\0';

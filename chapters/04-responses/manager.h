@@ -6,17 +6,18 @@
  *
  *   - every command may carry a oneshot sender, and the manager sends the
  *     command's result back through it;
- *   - the manager takes whatever is queued as one batch (up to
- *     MANAGER_BATCH_LIMIT commands), writes the whole batch to Redis at
- *     once and reads the replies in order: pipelining;
- *   - when the connection breaks, every request - in the batch, queued, or
- *     sent later - gets an error, and the manager ends.
+ *   - when the connection breaks, every request - the one running, the
+ *     queued ones, and the ones sent later - gets an error, and the manager
+ *     ends.
  *
- *     requester ─┐                    ┌─ append GET a ─┐
- *     requester ─┼──► [ mpsc ] ──►────┼─ append SET b ─┼─ one write ──► Redis
- *     requester ─┘    recv_many       └─ append GET c ─┘
- *          ▲                           read, read, read (in order)
- *          └──────── oneshot ◄── result of each ◄───┘
+ * The manager works like Tokio's: one command at a time, one round trip
+ * each (chapter 06 pipelines them).
+ *
+ *     requester ─┐
+ *     requester ─┼──► [ mpsc ] ──► manager ──GET a──► Redis
+ *     requester ─┘     recv         │    ◄──reply──┘
+ *          ▲                        │
+ *          └──── oneshot ◄── result ┘
  *
  * The manager ends when the LAST sender is dropped (as in chapter 03), or
  * when the connection is lost.
@@ -32,11 +33,6 @@
 
 #include "mpsc.h"
 #include "redis_client.h"
-
-/* The most commands the manager takes from the channel per wake-up.  More
- * than the channel's capacity (32) would add nothing: one recv_many can
- * only take what is queued. */
-#define MANAGER_BATCH_LIMIT 64
 
 struct manager {
     /* Set by the caller before manager_start; everything else is set by
@@ -54,7 +50,6 @@ struct manager {
     size_t failed;                /* commands answered with an error of any
                                      kind (error reply, lost connection) */
     size_t skipped;               /* GETs not run: their requester had left */
-    size_t batches;               /* recv_many calls that brought commands */
     bool connection_lost;         /* the manager ended because of it */
     char failure[512];            /* the wrapper's message when it did */
 

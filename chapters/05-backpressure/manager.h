@@ -7,11 +7,13 @@
  *   - the manager counts the commands Redis accepted (`succeeded`), so that
  *     fire-and-forget commands (reply NULL) are still accounted for.
  *
- *     requester ─┐                    ┌─ append SET a ─┐
- *     requester ─┼──► [ mpsc ] ──►────┼─ append SET b ─┼─ one write ──► Redis
- *     requester ─┘    recv_many       └─ append GET c ─┘
- *          ▲                           read, read, read (in order)
- *          └──────── oneshot ◄── result of each ◄───┘   (when reply is set)
+ * Like chapter 04's, it runs one command at a time, one round trip each.
+ *
+ *     requester ─┐
+ *     requester ─┼──► [ mpsc ] ──► manager ──SET a──► Redis
+ *     requester ─┘     recv         │    ◄──reply──┘
+ *          ▲                        │
+ *          └──── oneshot ◄── result ┘   (when reply is set)
  *
  * The manager ends when the LAST sender is dropped and the queue is empty,
  * or when the connection is lost (then every command still queued, and
@@ -29,12 +31,6 @@
 
 #include "mpsc.h"
 #include "redis_client.h"
-
-/* The most commands the manager takes from the channel per wake-up.  With
- * a bounded channel of 32 a batch is never larger than 32 (one recv_many
- * only takes what is queued); an unbounded queue can hold thousands, and
- * this limit keeps each pipeline, and the memory it needs, small. */
-#define MANAGER_BATCH_LIMIT 64
 
 /* The capacity that asks manager_start for an unbounded channel. */
 #define MANAGER_UNBOUNDED SIZE_MAX
@@ -56,7 +52,6 @@ struct manager {
     size_t failed;                /* commands answered with an error of any
                                      kind (error reply, lost connection) */
     size_t skipped;               /* GETs not run: their requester had left */
-    size_t batches;               /* recv_many calls that brought commands */
     bool connection_lost;         /* the manager ended because of it */
     char failure[512];            /* the wrapper's message when it did */
 

@@ -151,7 +151,7 @@ static void print_report(const struct options *opts, const struct flood_report *
     print_mode(o, r->capacity);
 
     /* In try mode the split between sent and refused depends on how fast
-     * the manager happened to take its first batch: timing. */
+     * the manager happened to take its first command: timing. */
     if (o->mode == FLOOD_TRY && !opts->timing) {
         printf("producer: issued %zu; the full channel refused %s (how many varies from run "
                "to run: add --timing)\n",
@@ -176,8 +176,10 @@ static void print_report(const struct options *opts, const struct flood_report *
         else
             printf("queue: at most %zu commands seen at once (no limit)\n",
                    r->max_queue_len_seen);
-        printf("time: %ld ms blocked in mpsc_send; the whole flood took %.3f s\n",
-               r->blocked_ms, (double)r->elapsed_ms / 1000.0);
+        printf("time: %ld ms blocked in mpsc_send; the whole flood took %.3f s (%.0f "
+               "commands/s)\n",
+               r->blocked_ms, (double)r->elapsed_ms / 1000.0,
+               r->elapsed_ms > 0 ? (double)r->sent * 1000.0 / (double)r->elapsed_ms : 0.0);
         printf("memory: peak RSS %.1f MiB (peak_rss_kib=%ld)\n",
                (double)r->peak_rss_kib / 1024.0, r->peak_rss_kib);
     }

@@ -1,7 +1,8 @@
 /*
  * test_04.c - chapter 04: the manager answers every request through a
- * oneshot channel, pipelines what is queued, and never leaves a caller
- * waiting - not even when Redis dies.
+ * oneshot channel, one command at a time, and never leaves a caller
+ * waiting - not even when Redis dies.  (Pipelining, and the order of
+ * replies within a batch, are chapter 06's: tests/chapters/test_06.c.)
  *
  * Run with `make test-04` (your code in chapters/) or `make test-04
  * SOLUTION=1`.  A failure says what was expected, what happened, and which
@@ -501,108 +502,6 @@ START_TEST(a_caller_that_left_does_not_leak_its_reply)
 }
 END_TEST
 
-/* ---- Pipelining --------------------------------------------------------------- */
-
-START_TEST(replies_come_back_in_order_under_pipelining)
-{
-    /* One thread, many requests in flight: SET i, GET i for every i, all
-     * sent before any answer is collected.  Each GET must see its own SET:
-     * replies are matched to requests by order alone. */
-    enum { N = 300 };
-    struct manager m;
-    struct mpsc_sender *tx;
-    start_manager(&m, test_redis_url(), &tx);
-    static struct client_pending pending[2 * N];
-    for (long i = 0; i < N; i++) {
-        char key[96], value[96];
-        int kl = key_for(key, sizeof key, "order", 0, i);
-        int vl = value_for(value, sizeof value, 0, i);
-        struct command cmd;
-        ck_assert_int_eq(command_set(&cmd, key, (size_t)kl, value, (size_t)vl), 0);
-        pending[2 * i] = client_send(tx, &cmd);
-        ck_assert_int_eq(command_get(&cmd, key, (size_t)kl), 0);
-        pending[2 * i + 1] = client_send(tx, &cmd);
-    }
-    for (long i = 0; i < N; i++) {
-        char value[96];
-        int vl = value_for(value, sizeof value, 0, i);
-        struct redis_result set = client_wait(&pending[2 * i]);
-        struct redis_result get = client_wait(&pending[2 * i + 1]);
-        ck_assert_msg(set.kind == REDIS_RESULT_OK && get.kind == REDIS_RESULT_VALUE &&
-                          get.len == (size_t)vl && memcmp(get.data, value, get.len) == 0,
-                      "request pair %ld: expected OK and \"%s\", got %s \"%s\" and %s \"%s\""
-                      CHAPTER_HINT("%s"),
-                      i, value, redis_result_kind_name(set.kind), text_of(&set),
-                      redis_result_kind_name(get.kind), text_of(&get),
-                      section_for(text_of(&set), "Pipelining the batch"), chapter_doc());
-        redis_result_free(&set);
-        redis_result_free(&get);
-    }
-    mpsc_sender_drop(tx);
-    expect_manager_ends(&m, "after its only sender was dropped");
-    ck_assert_msg(m.executed == 2 * N,
-                  "expected the manager to execute %d commands, got %zu"
-                  CHAPTER_HINT("Pipelining the batch"),
-                  2 * N, m.executed, chapter_doc());
-}
-END_TEST
-
-START_TEST(commands_queued_while_redis_is_busy_go_out_as_one_batch)
-{
-    enum { REST = CAPACITY - 1 };
-    struct redis_harness h;
-    char err[512];
-    ck_assert_msg(redis_harness_start(&h, err, sizeof err) == 0, "%s", err);
-    struct manager m;
-    struct mpsc_sender *tx;
-    start_manager(&m, h.url, &tx);
-
-    /* Redis holds every command for 1 s.  The first request is taken by
-     * the manager, which then waits for its reply; the next 31 pile up in
-     * the channel meanwhile. */
-    ck_assert_int_eq(redis_harness_pause(&h, 1000), 0);
-    static struct client_pending pending[1 + REST];
-    char key[96];
-    int kl = key_for(key, sizeof key, "batch", 0, 0);
-    struct command cmd;
-    ck_assert_int_eq(command_set(&cmd, key, (size_t)kl, "x", 1), 0);
-    pending[0] = client_send(tx, &cmd);
-    int64_t deadline = test_now_ms() + BOUND_MS;
-    while (mpsc_sender_len(tx) > 0 && test_now_ms() < deadline)
-        test_sleep_ms(1);
-    for (int i = 1; i <= REST; i++) {
-        ck_assert_int_eq(command_get(&cmd, key, (size_t)kl), 0);
-        pending[i] = client_send(tx, &cmd);
-    }
-    /* All 31 still queued proves the manager has not taken any of them: its
-     * next mpsc_recv_many takes them all at once.  (Only a machine too slow
-     * to queue 31 requests in 1 s could see fewer; then we cannot tell.) */
-    bool all_queued = mpsc_sender_len(tx) == REST;
-    for (int i = 0; i <= REST; i++) {
-        struct redis_result r = client_wait(&pending[i]);
-        ck_assert_msg(i == 0 ? r.kind == REDIS_RESULT_OK
-                             : r.kind == REDIS_RESULT_VALUE && strcmp(text_of(&r), "x") == 0,
-                      "request %d: expected %s, got %s \"%s\"" CHAPTER_HINT("%s"),
-                      i, i == 0 ? "OK" : "the value \"x\"", redis_result_kind_name(r.kind),
-                      text_of(&r), section_for(text_of(&r), "Pipelining the batch"),
-                      chapter_doc());
-        redis_result_free(&r);
-    }
-    mpsc_sender_drop(tx);
-    expect_manager_ends(&m, "after its only sender was dropped");
-    if (all_queued)
-        ck_assert_msg(m.batches == 2,
-                      "expected 32 commands in 2 batches (1, then the 31 that were queued "
-                      "meanwhile), got %zu batches"
-                      CHAPTER_HINT("Pipelining the batch"),
-                      m.batches, chapter_doc());
-    else
-        fprintf(stderr, "note: Redis's pause ended before 31 requests were queued; "
-                        "the batch size could not be checked\n");
-    redis_harness_stop(&h);
-}
-END_TEST
-
 /* ---- The program ----------------------------------------------------------------- */
 
 struct killer {
@@ -684,8 +583,6 @@ static Suite *chapter_suite(void)
     tcase_add_test(tc, every_waiting_caller_gets_an_error_when_the_server_is_killed);
     tcase_add_test(tc, a_request_after_the_manager_stopped_gets_an_error_not_a_hang);
     tcase_add_test(tc, a_caller_that_left_does_not_leak_its_reply);
-    tcase_add_test(tc, replies_come_back_in_order_under_pipelining);
-    tcase_add_test(tc, commands_queued_while_redis_is_busy_go_out_as_one_batch);
     tcase_add_test(tc, the_program_exits_nonzero_with_a_clear_message_when_the_server_dies);
     suite_add_tcase(s, tc);
     return s;

@@ -1,0 +1,297 @@
+/*
+ * manager.c - the thread that owns the Redis connection and pipelines
+ * every batch of requests (see manager.h).
+ *
+ * Read it in the order the manager works:
+ *   receive_loop   take every command waiting (a batch), run it, repeat
+ *                  until the channel closes
+ *   run_batch      pipeline the batch: append all, then read all replies
+ *   answer         send one result back to its requester (chapter 04's)
+ *   refuse_rest    after a lost connection: answer everything else with
+ *                  the error, then stop
+ *
+ * Only receive_loop and run_batch differ from chapter 05's manager.
+ */
+#include "manager.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "command.h"
+#include "oneshot.h"
+
+/* ---- Logging (only with a log stream, i.e. --verbose) -------------------- */
+
+static void log_result(const struct manager *m, const struct command *cmd,
+                       const struct redis_result *result)
+{
+    if (m->log == NULL)
+        return;
+    /* Keys and values may hold any byte: quote them so a log line stays a
+     * line. */
+    char quoted[REDIS_QUOTE_BUFSIZE];
+    /* flockfile holds the stream for the whole line, so a line of the
+     * manager's never mixes with output of other threads. */
+    flockfile(m->log);
+    fprintf(m->log, "manager: %s ", command_name(cmd->kind));
+    fputs(redis_quote_bytes(cmd->key, cmd->key_len, quoted, sizeof quoted), m->log);
+    fprintf(m->log, " -> %s", redis_result_kind_name(result->kind));
+    if (result->data != NULL) {
+        fputc(' ', m->log);
+        fputs(redis_quote_bytes(result->data, result->len, quoted, sizeof quoted), m->log);
+    }
+    fputc('\n', m->log);
+    funlockfile(m->log);
+}
+
+/* ---- Answering ------------------------------------------------------------ */
+
+/* Sends `result` to whoever sent `cmd`, and frees the command.  The result
+ * is consumed: it ends up with the requester, or freed here. */
+static void answer(struct command *cmd, struct redis_result result)
+{
+    if (cmd->reply == NULL) {
+        redis_result_free(&result); /* fire and forget: nobody waits */
+    } else {
+        /* oneshot_send consumes the sender whatever it returns.  On
+         * CHAN_CLOSED the requester has left and the result is still ours:
+         * free it, or it leaks. */
+        if (oneshot_send(cmd->reply, &result) != CHAN_OK)
+            redis_result_free(&result);
+        cmd->reply = NULL;
+    }
+    /* Drops cmd->reply if it is still set: the requester then gets
+     * CHAN_CLOSED instead of waiting for ever. */
+    command_free(cmd);
+}
+
+/* Records the first connection failure; later ones only repeat it. */
+static void record_failure(struct manager *m, const char *why)
+{
+    if (m->connection_lost)
+        return;
+    m->connection_lost = true;
+    snprintf(m->failure, sizeof m->failure, "%s", why);
+}
+
+/* Answers `cmd` with the recorded connection failure. */
+static void answer_with_failure(struct manager *m, struct command *cmd)
+{
+    struct redis_result error = redis_result_error(REDIS_RESULT_IO_ERROR, "%s", m->failure);
+    m->failed++;
+    log_result(m, cmd, &error);
+    answer(cmd, error);
+}
+
+/* ---- Running a batch ------------------------------------------------------ */
+
+/* A GET whose requester has gone is work nobody wants: skip it.  A SET is
+ * run even then: leaving does not take back a write. */
+static bool nobody_waits_for(const struct command *cmd)
+{
+    return cmd->kind == COMMAND_GET && cmd->reply != NULL &&
+           oneshot_sender_is_closed(cmd->reply);
+}
+
+/* Queues `cmd` in the connection's output buffer without sending it (see
+ * redis_client_append).  0, or -1 if it could not be queued. */
+//> snippet append_command
+static int append_command(struct redis_client *client, const struct command *cmd)
+{
+    if (cmd->kind == COMMAND_SET) {
+        const char *argv[] = { "SET", cmd->key, cmd->value };
+        const size_t len[] = { 3, cmd->key_len, cmd->value_len };
+        return redis_client_append(client, 3, argv, len);
+    }
+    const char *argv[] = { "GET", cmd->key };
+    const size_t len[] = { 3, cmd->key_len };
+    return redis_client_append(client, 2, argv, len);
+}
+//< snippet append_command
+
+/* Counts, logs and delivers the reply to one command of the batch. */
+//> snippet answer_reply
+static void answer_reply(struct manager *m, struct command *cmd, struct redis_result result)
+{
+    if (result.kind == REDIS_RESULT_IO_ERROR)
+        record_failure(m, result.data); /* the rest of the batch gets it too */
+    else
+        m->executed++;
+    if (redis_result_is_error(&result))
+        m->failed++;
+    else
+        m->succeeded++;
+    log_result(m, cmd, &result);
+    answer(cmd, result);
+}
+//< snippet answer_reply
+
+/*
+ * Runs batch[0..n) as one pipeline and answers every command.  Returns
+ * false if the connection broke (every command has been answered anyway,
+ * the unlucky ones with the error).
+ *
+ * Chapter 05's manager paid a whole round trip - write, wait for Redis,
+ * read - per command.  Here the batch is written in ONE go and the replies
+ * are read back as one stream: the round trip is paid once per batch.
+ * Redis answers a connection's commands in the order it received them, so
+ * reply i belongs to command i; nothing else is needed to match them up.
+ */
+static bool run_batch(struct manager *m, struct command *batch, size_t n)
+{
+    //> snippet run_batch
+    //> exercise 06
+    /* 1. Drop GETs nobody waits for any more, keeping the order. */
+    size_t live = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (nobody_waits_for(&batch[i])) {
+            m->skipped++;
+            command_free(&batch[i]);
+        } else {
+            batch[live++] = batch[i];
+        }
+    }
+
+    /* 2. Queue them all.  Nothing is written yet. */
+    size_t queued = 0;
+    while (queued < live && append_command(m->client, &batch[queued]) == 0)
+        queued++;
+    if (queued < live)
+        record_failure(m, "cannot queue a command on the connection (out of memory?)");
+
+    /* 3. The first read writes the whole batch; then one reply per command,
+     *    in the order they were queued. */
+    size_t done = 0;
+    for (; done < queued && !m->connection_lost; done++)
+        answer_reply(m, &batch[done], redis_client_read_reply(m->client));
+
+    /* 4. The connection broke: the replies still owed will never come.
+     *    Answer each remaining command with the error. */
+    for (; done < live; done++)
+        answer_with_failure(m, &batch[done]);
+    return !m->connection_lost;
+    //| starter
+    //| // TODO(06): pipeline the batch.
+    //| //  1. Skip (command_free, m->skipped++) each GET whose caller has left:
+    //| //     nobody_waits_for(&batch[i]).  Keep the others, in order.
+    //| //  2. append_command each one: queued, nothing written yet.
+    //| //  3. Read one reply per queued command with redis_client_read_reply
+    //| //     (the first read writes the whole batch) and hand each to
+    //| //     answer_reply, in the same order.  Stop reading once
+    //| //     m->connection_lost is set: no more replies will come.
+    //| //  4. Answer every command left over with answer_with_failure.
+    //| // Return !m->connection_lost.  For now every command is answered with
+    //| // an error, so every caller hears "not implemented yet".
+    //| (void)nobody_waits_for;
+    //| (void)append_command;
+    //| for (size_t i = 0; i < n; i++)
+    //|     answer_reply(m, &batch[i],
+    //|                  redis_result_error(REDIS_RESULT_ERROR,
+    //|                                     "not implemented yet: run_batch (TODO(06) in "
+    //|                                     "chapters/06-pipelining/manager.c)"));
+    //| return true;
+    //< exercise 06
+    //< snippet run_batch
+}
+
+/* ---- The manager thread --------------------------------------------------- */
+
+/* After a lost connection: refuse new requests and answer the queued ones. */
+static void refuse_rest(struct manager *m)
+{
+    /* From now on mpsc_send fails at once (CHAN_CLOSED), so no requester
+     * can start waiting for a manager that is going away. */
+    mpsc_receiver_close(m->rx);
+    /* What was queued before the close is still there: answer it. */
+    struct command cmd;
+    while (mpsc_recv(m->rx, &cmd) == CHAN_OK)
+        answer_with_failure(m, &cmd);
+}
+
+static void receive_loop(struct manager *m)
+{
+    //> snippet manager_loop
+    struct command batch[MANAGER_BATCH_LIMIT];
+    size_t n;
+    /* One wake-up brings every command already waiting (up to the limit),
+     * not one: a busy manager drains whole batches without sleeping. */
+    while ((n = mpsc_recv_many(m->rx, batch, MANAGER_BATCH_LIMIT)) > 0) {
+        m->batches++;
+        if (n > m->largest_batch)
+            m->largest_batch = n;
+        if (!run_batch(m, batch, n)) {
+            refuse_rest(m);
+            break;
+        }
+    }
+    /* 0: every sender is gone and the queue is empty, or we closed it. */
+    //< snippet manager_loop
+}
+
+static void *manager_main(void *arg)
+{
+    struct manager *m = arg;
+    receive_loop(m);
+    redis_client_free(m->client);
+    m->client = NULL;
+    /* Anything still queued is destroyed through command_drop, which drops
+     * its reply sender: its requester wakes with CHAN_CLOSED. */
+    mpsc_receiver_drop(m->rx);
+    m->rx = NULL;
+    /* The very last step: after this the thread touches nothing of *m. */
+    atomic_store(&m->finished, true);
+    return NULL;
+}
+
+int manager_start(struct manager *m, const char *url, size_t capacity,
+                  struct mpsc_sender **tx, char *err, size_t errlen)
+{
+    *tx = NULL;
+    m->executed = m->succeeded = m->failed = m->skipped = 0;
+    m->batches = m->largest_batch = 0;
+    m->connection_lost = false;
+    m->failure[0] = '\0';
+    m->url[0] = '\0';
+    atomic_init(&m->finished, false);
+
+    /* Connect first, on the caller's thread: a bad URL or a server that is
+     * not running is reported to the caller now, with the wrapper's text. */
+    m->client = redis_client_connect(url, NULL, err, errlen);
+    if (m->client == NULL)
+        return -1;
+    snprintf(m->url, sizeof m->url, "%s", redis_client_url(m->client));
+
+    /* As in chapter 05: a channel that holds at most `capacity` commands,
+     * or one that holds any number. */
+    int rc = capacity == MANAGER_UNBOUNDED
+                 ? mpsc_unbounded_channel(sizeof(struct command), command_drop, tx, &m->rx)
+                 : mpsc_channel(capacity, sizeof(struct command), command_drop, tx, &m->rx);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot make the command channel: %s", strerror(rc));
+        redis_client_free(m->client);
+        m->client = NULL;
+        return -1;
+    }
+    rc = pthread_create(&m->thread, NULL, manager_main, m);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start the manager thread: %s", strerror(rc));
+        mpsc_sender_drop(*tx);
+        *tx = NULL;
+        mpsc_receiver_drop(m->rx);
+        m->rx = NULL;
+        redis_client_free(m->client);
+        m->client = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void manager_join(struct manager *m)
+{
+    pthread_join(m->thread, NULL);
+}
+
+bool manager_finished(const struct manager *m)
+{
+    return atomic_load(&m->finished);
+}
