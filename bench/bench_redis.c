@@ -483,7 +483,7 @@ static bool run_redis_benchmark(int depth, size_t value_size, double *set_rps, d
         exit(2);
     }
     /* Enough requests for about a third of a second at the expected rate. */
-    double requests = bench_by_mode(&opts, 10000, 2000, 300) * (depth == 1 ? 1 : depth / 4 + 2);
+    double requests = bench_by_mode(&opts, 10000, 1000, 300) * (depth == 1 ? 1 : depth / 4 + 2);
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
              "redis-benchmark -h '%s' -p %d -c 1 -P %d -n %.0f -d %zu -t set,get --csv 2>&1",
@@ -668,8 +668,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN); /* a reset connection is an error, not death */
     redis_client_free(connect_or_die()); /* fail early, with the reason */
 
-    total_ops_per_run = (size_t)bench_by_mode(&opts, 16000, 3000, 400);
-    run_time_cap_ns = (uint64_t)bench_by_mode(&opts, 1.0e9, 0.25e9, 2.0e9);
+    total_ops_per_run = (size_t)bench_by_mode(&opts, 16000, 1500, 400);
+    run_time_cap_ns = (uint64_t)bench_by_mode(&opts, 1.0e9, 0.15e9, 2.0e9);
     threads_measured = opts.mode == BENCH_SMOKE ? 2 : THREAD_COUNTS; /* smoke: 1 and 8 */
     uint64_t started = bench_now_ns();
 

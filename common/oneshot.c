@@ -20,7 +20,7 @@
  * two waiters, one condition variable and a broadcast is simpler than two
  * and costs nothing extra.
  *
- * A receiver may spin for a few microseconds before it sleeps, watching
+ * A receiver may spin for up to 10 microseconds before it sleeps, watching
  * `events` (bumped, under the lock, whenever one of the three facts
  * changes).  When the answer comes from a thread that is not busy, the
  * spin turns a sleep and a wake-up - several microseconds each - into
@@ -214,8 +214,44 @@ enum chan_status oneshot_sender_wait_closed_timeout(struct oneshot_sender *tx,
  * for answers that cannot have arrived burn the CPU the manager and Redis
  * need (`make bench` shows both sides).
  */
-enum { SPIN_RETRY = 32 };
+enum { SPIN_RETRY = 32, SPIN_NS = 10000 };
 static _Thread_local unsigned spin_misses; /* receives since a spin paid off */
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/*
+ * Watches *events for up to SPIN_NS, with the CPU's pause hint between
+ * looks.  Unlike chan_spin_until_changed it never calls sched_yield: on a
+ * machine with more runnable threads than cores a yield can hand the core
+ * to another process for a whole time slice, and a thread that spins
+ * instead of sleeping also loses the head start the scheduler gives a
+ * thread it wakes.  If the answer is not there within a few microseconds,
+ * sleeping is the better bet.  Returns true if *events changed.
+ */
+static bool spin_briefly(const atomic_uint *events, unsigned seen)
+{
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (unsigned i = 1;; i++) {
+        if (atomic_load_explicit(events, memory_order_relaxed) != seen)
+            return true;
+        cpu_relax();
+        if (i % 32 == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            long long ns = (long long)(now.tv_sec - start.tv_sec) * 1000000000LL +
+                           (now.tv_nsec - start.tv_nsec);
+            if (ns > SPIN_NS)
+                return atomic_load_explicit(events, memory_order_relaxed) != seen;
+        }
+    }
+}
 
 static bool spin_worth_trying(void)
 {
@@ -258,7 +294,7 @@ static enum chan_status recv_common(struct oneshot_receiver *rx, void *out,
             spun = true;
             unsigned seen = atomic_load_explicit(&c->events, memory_order_relaxed);
             pthread_mutex_unlock(&c->lock);
-            bool changed = chan_spin_until_changed(&c->events, seen);
+            bool changed = spin_briefly(&c->events, seen);
             pthread_mutex_lock(&c->lock);
             note_spin_outcome(changed);
             continue;
