@@ -18,6 +18,9 @@
  *                        that takes batches (mpsc_recv_many).  It checks
  *                        each producer's messages arrive complete and in
  *                        order.
+ *   mpsc 16->1, cap 4    the convoy mpsc.h warns about: more producers
+ *                        blocked than slots, so each send waits its turn
+ *                        and costs a sleep and a wake-up.
  *   oneshot round trip   chapter 04's request without Redis: a fresh
  *                        oneshot, the request over an mpsc to a server
  *                        thread that answers at once, the wait for the
@@ -56,7 +59,7 @@ static const char usage[] =
     "Measures mpsc, oneshot and broadcast against a pipe(2) round trip; prints a\n"
     "markdown table, writes channels.csv and channels.md to DIR (default build/bench).\n";
 
-enum { RECV_BATCH = 64, BROADCAST_RECEIVERS = 4, BROADCAST_CAPACITY = 1024 };
+enum { RECV_BATCH = 64, BROADCAST_RECEIVERS = 4, BROADCAST_CAPACITY = 1024, MAX_PRODUCERS = 16 };
 
 static struct bench_options opts;
 static size_t round_trips; /* per ping-pong or request run */
@@ -260,9 +263,9 @@ static struct measured run_mpsc_stream(size_t producers, size_t capacity)
     struct mpsc_receiver *rx;
     if (mpsc_channel(capacity, sizeof(struct message), NULL, &tx, &rx) != 0)
         die("mpsc_channel", ENOMEM);
-    struct producer ps[4];
-    pthread_t ts[4];
-    uint32_t next[4] = { 0 };
+    struct producer ps[MAX_PRODUCERS];
+    pthread_t ts[MAX_PRODUCERS];
+    uint32_t next[MAX_PRODUCERS] = { 0 };
     for (size_t i = 0; i < producers; i++) {
         ps[i] = (struct producer){ .tx = mpsc_sender_clone(tx), .index = (uint32_t)i,
                                    .count = messages / producers };
@@ -417,7 +420,7 @@ static struct measured run_broadcast(void)
 
 enum case_id {
     C_PIPE, C_CONDVAR, C_MPSC_PINGPONG, C_MPSC_1_32, C_MPSC_1_1024, C_MPSC_4_32,
-    C_MPSC_4_1024, C_ONESHOT, C_BROADCAST, CASES
+    C_MPSC_4_1024, C_MPSC_CONVOY, C_ONESHOT, C_BROADCAST, CASES
 };
 
 static const struct {
@@ -433,6 +436,7 @@ static const struct {
     [C_MPSC_1_1024] = { "mpsc-1to1-cap1024", "message", 250, "mpsc 1->1, capacity 1024, recv_many" },
     [C_MPSC_4_32] = { "mpsc-4to1-cap32", "message", 250, "mpsc 4->1, capacity 32, recv_many" },
     [C_MPSC_4_1024] = { "mpsc-4to1-cap1024", "message", 250, "mpsc 4->1, capacity 1024, recv_many" },
+    [C_MPSC_CONVOY] = { "mpsc-16to1-cap4", "message", 0, "mpsc 16->1, capacity 4: more producers than slots (the convoy)" },
     [C_ONESHOT] = { "oneshot-roundtrip", "round trip", 5000, "request over mpsc, answer over a fresh oneshot" },
     [C_BROADCAST] = { "broadcast-1to4", "message", 0, "broadcast 1->4, capacity 1024" },
 };
@@ -447,6 +451,7 @@ static struct measured run_case(enum case_id id)
     case C_MPSC_1_1024: return run_mpsc_stream(1, 1024);
     case C_MPSC_4_32: return run_mpsc_stream(4, 32);
     case C_MPSC_4_1024: return run_mpsc_stream(4, 1024);
+    case C_MPSC_CONVOY: return run_mpsc_stream(16, 4);
     case C_ONESHOT: return run_oneshot_rpc();
     case C_BROADCAST: return run_broadcast();
     case CASES: break;
