@@ -60,7 +60,7 @@ do for [ext in "svg png"] {
     set title "Latency one caller sees, 16-byte values: p50 (solid) and p99 (dashed)"
     set ylabel "microseconds per operation"
     set format y "%g"
-    set key inside top left font ",9"
+    set key outside right top vertical maxrows 10 font ",9"
     plot for [i=1:words(strategies)] dir."/strategies.csv" \
             using 2:((strcol(1) eq word(strategies, i) && $3 == 16) ? $8 : NaN) \
             with linespoints lw 2 pt 7 ps 0.6 lc i title word(strategies, i)." p50", \
@@ -98,7 +98,7 @@ do for [ext in "svg png"] {
     set format x "10^{%T}"
     set xlabel "commands sent"
     set ylabel "peak resident memory, MiB"
-    set key inside top left
+    set key inside top left vertical
     plot dir."/backpressure.csv" using 2:((strcol(1) eq "bounded") ? $4/1024 : NaN):($5/1024):($6/1024) \
             with yerrorlines lw 2 pt 7 lc 1 title "bounded channel (capacity 64)", \
          "" using 2:((strcol(1) eq "unbounded") ? $4/1024 : NaN):($5/1024):($6/1024) \
