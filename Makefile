@@ -201,20 +201,34 @@ $(foreach ch,$(CHAPTERS),$(eval $(call chapter_targets,$(ch))))
 
 # ---- bench/: benchmarks ------------------------------------------------------
 # Always the plain -O2 build: sanitizers would measure themselves.
+# bench/run.sh runs the three programs against one throwaway Redis, then
+# draws the plots with gnuplot (bench/plots.gp); docs/benchmarks.md says more.
 
 BENCH_OUT := build/bench
-BENCH_UTIL_OBJ := $(BUILD)/bench/bench_util.o $(BUILD)/bench/svg_plot.o
-BENCH_PROGRAMS := $(BUILD)/bench/bench_channels $(BUILD)/bench/bench_redis
+BENCH_UTIL_OBJ := $(BUILD)/bench/bench_util.o
+BENCH_NAMES := bench_channels bench_redis bench_backpressure
+BENCH_PROGRAMS := $(BENCH_NAMES:%=$(BUILD)/bench/%)
+BENCH_MODE := $(if $(QUICK),quick,full)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_UTIL_OBJ) $(LIBCOMMON)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(PKG_LIBS_REDIS) -lm -o $@
 
-.PHONY: bench
-bench: ## Measure the channels and Redis strategies: tables, and SVG plots in build/bench/ (about a minute)
-	@$(MAKE) --no-print-directory SAN= build/plain/bench/bench_channels build/plain/bench/bench_redis build/plain/bin/with-redis
-	build/plain/bench/bench_channels --out $(BENCH_OUT)
-	build/plain/bin/with-redis -- build/plain/bench/bench_redis --out $(BENCH_OUT)
+.PHONY: bench bench-publish bench-smoke
+bench: ## Measure the Redis strategies, the ceiling, channels, backpressure: tables, CSV, plots in build/bench/ (QUICK=1: short)
+	@scripts/setup.sh bench
+	@$(MAKE) --no-print-directory SAN= $(BENCH_NAMES:%=build/plain/bench/%) build/plain/bin/with-redis
+	build/plain/bin/with-redis --quiet -- bench/run.sh $(BENCH_MODE) $(BENCH_OUT)
+
+bench-publish: ## Copy the last `make bench` plots and results table into docs/
+	bench/publish.sh $(BENCH_OUT)
+
+bench-smoke: ## A tiny `make bench`: checks the benchmarks work (right answers, CSV, plots), not their speed
+	@scripts/setup.sh bench
+	@$(MAKE) --no-print-directory SAN= $(BENCH_NAMES:%=build/plain/bench/%) build/plain/bin/with-redis
+	@build/plain/bin/with-redis --quiet -- bench/run.sh smoke build/bench-smoke > build/bench-smoke.log 2>&1 || \
+		{ cat build/bench-smoke.log; echo "bench-smoke: the benchmark run failed (log above)" >&2; exit 1; }
+	@bench/smoke-check.sh build/bench-smoke
 
 # ---- Top-level targets -------------------------------------------------------
 
@@ -232,7 +246,7 @@ ifneq ($(CASE),)
 endif
 
 .PHONY: test
-test: test-code test-starters check-generated docs-check docs-drift-test site-test ## Run every test (installs what is missing first)
+test: test-code test-starters check-generated docs-check docs-drift-test bench-smoke site-test ## Run every test (installs what is missing first)
 
 .PHONY: test-code
 test-code: test-common test-solutions ## The code's tests only: common/ and every solution (what SAN= runs use)

@@ -1,18 +1,60 @@
 /*
- * bench_util.c - helpers both benchmark programs share (see bench_util.h).
+ * bench_util.c - helpers the benchmark programs share (see bench_util.h).
  */
 #include "bench_util.h"
 
 #include <errno.h>
 #include <math.h>
-#include <stdio.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <time.h>
-#include <unistd.h>
+
+void bench_parse_options(int argc, char **argv, const char *usage,
+                         struct bench_options *opts)
+{
+    opts->out_dir = "build/bench";
+    opts->mode = BENCH_FULL;
+    opts->only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
+            opts->out_dir = argv[++i];
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+            opts->only = argv[++i];
+        } else if (strcmp(argv[i], "--quick") == 0) {
+            opts->mode = BENCH_QUICK;
+        } else if (strcmp(argv[i], "--smoke") == 0) {
+            opts->mode = BENCH_SMOKE;
+        } else if (strcmp(argv[i], "--help") == 0) {
+            fputs(usage, stdout);
+            exit(0);
+        } else {
+            fprintf(stderr, "%s: unknown option '%s'\n%s", argv[0], argv[i], usage);
+            exit(2);
+        }
+    }
+    /* A median needs at least three values; the smoke test checks
+     * behaviour only, so once is enough there. */
+    opts->reps = opts->mode == BENCH_SMOKE ? 1 : 3;
+}
+
+bool bench_selected(const struct bench_options *opts, const char *name)
+{
+    return opts->only == NULL || strcmp(opts->only, name) == 0;
+}
+
+double bench_by_mode(const struct bench_options *opts, double full, double quick,
+                     double smoke)
+{
+    switch (opts->mode) {
+    case BENCH_QUICK: return quick;
+    case BENCH_SMOKE: return smoke;
+    case BENCH_FULL: break;
+    }
+    return full;
+}
 
 uint64_t bench_now_ns(void)
 {
@@ -27,14 +69,6 @@ long bench_sleeps(void)
     if (getrusage(RUSAGE_SELF, &usage) != 0)
         return 0;
     return usage.ru_nvcsw;
-}
-
-long bench_preemptions(void)
-{
-    struct rusage usage;
-    if (getrusage(RUSAGE_SELF, &usage) != 0)
-        return 0;
-    return usage.ru_nivcsw;
 }
 
 static int compare_doubles(const void *a, const void *b)
@@ -53,8 +87,7 @@ double bench_percentile(const double *sorted, size_t n, double p)
 {
     if (n == 0)
         return NAN;
-    /* Nearest rank: the smallest value with at least p% of the values at
-     * or below it. */
+    /* Nearest rank: the smallest value with at least p% at or below it. */
     size_t rank = (size_t)ceil(p / 100.0 * (double)n);
     if (rank < 1)
         rank = 1;
@@ -63,66 +96,16 @@ double bench_percentile(const double *sorted, size_t n, double p)
     return sorted[rank - 1];
 }
 
-double bench_median(double *v, size_t n)
+struct bench_stat bench_stat_of(double *v, size_t n)
 {
     if (n == 0)
-        return NAN;
+        return (struct bench_stat){ NAN, NAN, NAN };
     bench_sort(v, n);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+    double median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+    return (struct bench_stat){ median, v[0], v[n - 1] };
 }
 
-void bench_parse_options(int argc, char **argv, const char *usage,
-                         struct bench_options *opts)
-{
-    opts->out_dir = "build/bench";
-    opts->quick = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
-            opts->out_dir = argv[++i];
-        } else if (strcmp(argv[i], "--quick") == 0) {
-            opts->quick = true;
-        } else if (strcmp(argv[i], "--help") == 0) {
-            fputs(usage, stdout);
-            exit(0);
-        } else {
-            fprintf(stderr, "%s: unknown option '%s'\n%s", argv[0], argv[i], usage);
-            exit(2);
-        }
-    }
-}
-
-/* The 1-minute load average from /proc/loadavg, or NaN where there is no
- * such file (it is Linux's; POSIX has no portable way to ask). */
-static double load_average(void)
-{
-    FILE *f = fopen("/proc/loadavg", "r");
-    double load = NAN;
-    if (f != NULL) {
-        if (fscanf(f, "%lf", &load) != 1)
-            load = NAN;
-        fclose(f);
-    }
-    return load;
-}
-
-void bench_print_header(const char *title)
-{
-    struct utsname uts;
-    char when[64] = "?";
-    time_t now = time(NULL);
-    struct tm tm;
-    if (localtime_r(&now, &tm) != NULL)
-        strftime(when, sizeof when, "%Y-%m-%d %H:%M %Z", &tm);
-    printf("%s\n", title);
-    if (uname(&uts) != 0)
-        memset(&uts, 0, sizeof uts);
-    printf("machine: %ld online CPU cores, %s %s %s; %s; load average %.2f at start\n",
-           sysconf(_SC_NPROCESSORS_ONLN), uts.sysname, uts.release, uts.machine, when,
-           load_average());
-    printf("every number is the median of %d runs\n", BENCH_REPEATS);
-}
-
-/* mkdir -p: each prefix of `path` that ends at a '/' and the whole path. */
+/* mkdir -p: each prefix of `path` that ends at a '/', and the whole path. */
 static int make_dirs(const char *path)
 {
     char buf[4096];
@@ -142,18 +125,61 @@ static int make_dirs(const char *path)
     return 0;
 }
 
-int bench_write_plot(const struct bench_options *opts, const char *file_name,
-                     const struct svg_plot *plot)
+FILE *bench_open_output(const struct bench_options *opts, const char *name)
 {
     char path[4096];
     int err = make_dirs(opts->out_dir);
-    if (err == 0 && snprintf(path, sizeof path, "%s/%s", opts->out_dir, file_name) >= (int)sizeof path)
+    FILE *f = NULL;
+    if (err == 0 && snprintf(path, sizeof path, "%s/%s", opts->out_dir, name) >= (int)sizeof path)
         err = ENAMETOOLONG;
-    if (err == 0)
-        err = svg_plot_write(plot, path);
-    if (err != 0)
-        fprintf(stderr, "cannot write plot %s/%s: %s\n", opts->out_dir, file_name, strerror(err));
+    if (err == 0 && (f = fopen(path, "w")) == NULL)
+        err = errno;
+    if (err != 0) {
+        fprintf(stderr, "cannot write %s/%s: %s\n", opts->out_dir, name, strerror(err));
+        exit(2);
+    }
+    return f;
+}
+
+static FILE *report_file;
+
+void bench_report_open(const struct bench_options *opts, const char *name)
+{
+    report_file = bench_open_output(opts, name);
+}
+
+void bench_report(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    if (report_file != NULL) {
+        va_start(ap, fmt);
+        vfprintf(report_file, fmt, ap);
+        va_end(ap);
+    }
+}
+
+void bench_report_close(void)
+{
+    if (report_file != NULL)
+        fclose(report_file);
+    report_file = NULL;
+    fflush(stdout);
+}
+
+const char *bench_si(double value, char *buf, size_t size)
+{
+    if (isnan(value))
+        snprintf(buf, size, "-");
+    else if (value >= 1e6)
+        snprintf(buf, size, "%.2fM", value / 1e6);
+    else if (value >= 1e4)
+        snprintf(buf, size, "%.0fk", value / 1e3);
+    else if (value >= 1e3)
+        snprintf(buf, size, "%.1fk", value / 1e3);
     else
-        printf("plot: %s\n", path);
-    return err;
+        snprintf(buf, size, "%.0f", value);
+    return buf;
 }

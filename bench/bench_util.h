@@ -1,8 +1,8 @@
 /*
- * bench_util.h - what both benchmark programs share: a clock, a count of
- * how often the process went to sleep, percentiles, the header that says
- * which machine the numbers come from, the command-line options, and
- * writing a plot into the output folder.
+ * bench_util.h - what the benchmark programs share: a clock, sleep counts,
+ * percentiles and min/median/max over repetitions, the command-line
+ * options, and the two outputs every program writes - a markdown report
+ * (printed, and saved for docs/benchmarks.md) and CSV files for the plots.
  */
 #ifndef BENCH_UTIL_H
 #define BENCH_UTIL_H
@@ -10,60 +10,71 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
-#include "svg_plot.h"
+/* How long a run is: --quick and --smoke shrink every workload. */
+enum bench_mode { BENCH_FULL, BENCH_QUICK, BENCH_SMOKE };
 
-/* Every point is run this many times; tables show the median. */
-#define BENCH_REPEATS 3
+struct bench_options {
+    const char *out_dir; /* CSV and markdown go here (default build/bench) */
+    enum bench_mode mode;
+    int reps;            /* repetitions of every case: 3, or 1 with --smoke */
+    const char *only;    /* --only NAME: run just the cases of that name
+                            (for perf or callgrind); NULL runs everything */
+};
+
+/* True if the case called `name` is to run (see --only). */
+bool bench_selected(const struct bench_options *opts, const char *name);
+
+/* Parses --out DIR, --quick, --smoke, --only NAME and --help.  On --help prints `usage`
+ * and exits 0; on anything unknown prints it to stderr and exits 2. */
+void bench_parse_options(int argc, char **argv, const char *usage,
+                         struct bench_options *opts);
+
+/* Picks the value for the current mode. */
+double bench_by_mode(const struct bench_options *opts, double full, double quick,
+                     double smoke);
 
 /* CLOCK_MONOTONIC in nanoseconds: immune to changes of the wall clock. */
 uint64_t bench_now_ns(void);
 
-/*
- * How many times this process's threads have gone to sleep so far: the
- * voluntary context switches the kernel counted (getrusage's ru_nvcsw,
- * summed over every thread, live or finished).  A thread blocking in
- * pthread_cond_wait counts one; a spin or a sched_yield counts none.  The
- * difference across a run, divided by the messages sent, is "sleeps per
- * message": the number the channels are designed to keep well below 1.
- */
+/* Voluntary context switches of the whole process so far (getrusage's
+ * ru_nvcsw over every thread): each time a thread blocked in the kernel -
+ * a condition variable, a mutex, a socket read.  Spins and sched_yield do
+ * not count.  Divided by messages, it is "sleeps per message". */
 long bench_sleeps(void);
-
-/* How many times this process's threads were switched out while still
- * runnable (ru_nivcsw): preempted, or a sched_yield that handed the CPU to
- * another thread.  Not a sleep, but not free either: the thread waits for
- * its next turn on the CPU. */
-long bench_preemptions(void);
 
 /* Sorts v[0..n) ascending. */
 void bench_sort(double *v, size_t n);
 
-/* The nearest-rank p-th percentile (0 < p <= 100) of sorted[0..n);
- * NaN when n is 0. */
+/* Nearest-rank p-th percentile (0 < p <= 100) of sorted[0..n); NaN if n 0. */
 double bench_percentile(const double *sorted, size_t n, double p);
 
-/* The median of v[0..n) (sorts v); NaN when n is 0. */
-double bench_median(double *v, size_t n);
-
-struct bench_options {
-    const char *out_dir; /* where the SVG plots go */
-    bool quick;          /* shorter runs: a smoke test, not a measurement */
+/* One figure over the repetitions: what the tables show. */
+struct bench_stat {
+    double median, min, max;
 };
 
-/* Parses --out DIR, --quick and --help.  On --help prints `usage` and
- * exits 0; on anything else unknown prints it to stderr and exits 2. */
-void bench_parse_options(int argc, char **argv, const char *usage,
-                         struct bench_options *opts);
+/* The median, min and max of v[0..n) (reorders v); NaNs when n is 0. */
+struct bench_stat bench_stat_of(double *v, size_t n);
 
-/* Prints the header every table set starts with: what runs, on how many
- * cores, which kernel, when, and the load average (other work on the
- * machine makes the numbers noisy, so it belongs next to them). */
-void bench_print_header(const char *title);
+/* ---- Outputs ---- */
 
-/* Creates out_dir (and its parents) if needed and writes the plot to
- * out_dir/file_name, saying where.  Returns 0 or an errno value (the
- * message is printed). */
-int bench_write_plot(const struct bench_options *opts, const char *file_name,
-                     const struct svg_plot *plot);
+/* Opens out_dir/name for writing (making out_dir if needed); exits 2 with
+ * a message if it cannot. */
+FILE *bench_open_output(const struct bench_options *opts, const char *name);
+
+/* The report: markdown printed on stdout and written to out_dir/<name> as
+ * well, so the same tables can be published into docs/benchmarks.md. */
+void bench_report_open(const struct bench_options *opts, const char *name);
+void bench_report(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+void bench_report_close(void);
+
+/* "123k", "1.23M", "950": throughput in a narrow column. */
+const char *bench_si(double value, char *buf, size_t size);
 
 #endif
