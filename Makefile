@@ -152,7 +152,7 @@ $(BUILD)/$(1)/$(3)/test_chapter.o: tests/chapters/test_$(call chapter_num,$(3)).
 
 $(BUILD)/$(1)/$(3)/test_chapter: $(BUILD)/$(1)/$(3)/test_chapter.o $$(filter-out %/main.o,$$($(1)_$(3)_OBJ)) $(TEST_SUPPORT_OBJ) $(LIBCOMMON)
 	@mkdir -p $$(@D)
-	$(CC) $(LDFLAGS) $$(filter %.o %.a,$$^) $$(PKG_LIBS_REDIS) $$(PKG_LIBS_CHECK) -o $$@
+	$(CC) $(LDFLAGS) $$(filter %.o,$$^) $$(filter %.a,$$^) $$(PKG_LIBS_REDIS) $$(PKG_LIBS_CHECK) -o $$@
 
 # A starter's objects need its generated headers to exist first.
 $$($(1)_$(3)_OBJ): $$($(1)_$(3)_HDR)
@@ -198,6 +198,42 @@ valgrind-$(call chapter_num,$(1)):
 		$$(VALGRIND) build/plain/$$(KIND)/$(1)/test_chapter
 endef
 $(foreach ch,$(CHAPTERS),$(eval $(call chapter_targets,$(ch))))
+
+# ---- Chapter 08: your own mpsc.c, held to common's mpsc suite ----------------
+# Chapter 08's test binary also links the mpsc suite of tests/common/.  The
+# chapter's mpsc.o comes before libcommon.a on the link line, so it stands in
+# for common/mpsc.o entirely: the linker never takes common's from the archive
+# (if it had to, for a function the chapter left out, the link would fail
+# with duplicate symbols rather than quietly test common's code).
+CH08 := 08-build-your-own-channel
+$(foreach kind,chapters solutions starters,$(BUILD)/$(kind)/$(CH08)/test_chapter): $(BUILD)/tests/common/test_mpsc.o
+
+# The suite must catch a wrong channel, not just pass a right one:
+# `make test-08-broken` builds the solution with MPSC_BUG_IF_NOT_WHILE (a
+# sender waits with `if` instead of `while`), runs the mpsc suite on it, and
+# fails unless the suite fails - in the tests that should catch the bug.
+CH08_BROKEN := $(BUILD)/broken/$(CH08)
+CH08_CATCHES := b10_senders_woken_together_never_overfill_the_channel b12_send_timeout_on_full_times_out_and_keeps_the_value
+
+$(CH08_BROKEN)/mpsc.o: solutions/$(CH08)/mpsc.c | $(SETUP_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -DMPSC_BUG_IF_NOT_WHILE $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(CH08_BROKEN)/test_chapter: $(BUILD)/solutions/$(CH08)/test_chapter.o $(CH08_BROKEN)/mpsc.o $(BUILD)/tests/common/test_mpsc.o $(TEST_SUPPORT_OBJ) $(LIBCOMMON)
+	$(CC) $(LDFLAGS) $^ $(PKG_LIBS_REDIS) $(PKG_LIBS_CHECK) -o $@
+
+.PHONY: test-08-broken
+test-08-broken: $(CH08_BROKEN)/test_chapter ## Check that the mpsc suite catches a channel that waits with `if`, not `while`
+	@log=$(CH08_BROKEN)/test.log; \
+	if CK_RUN_SUITE=mpsc $(CH08_BROKEN)/test_chapter > $$log 2>&1; then \
+		echo "test-08-broken: the mpsc suite PASSED a channel whose senders wait with 'if': it no longer catches that bug" >&2; exit 1; \
+	fi; \
+	for t in $(CH08_CATCHES); do \
+		grep -q ":$$t:" $$log || { echo "test-08-broken: the suite failed, but not in $$t (see $$log)" >&2; exit 1; }; \
+	done; \
+	echo "test-08-broken: the mpsc suite catches a wait with 'if' instead of 'while':"; \
+	grep -E '^[0-9]+%: Checks' $$log; \
+	grep -E ':[EF]:' $$log | sed -E 's/^[^:]*:[0-9]+:[EF]:[^:]*:([^:]*):[0-9]+: (.*)$$/  failed: \1: \2/'
 
 # ---- bench/: benchmarks ------------------------------------------------------
 # Always the plain -O2 build: sanitizers would measure themselves.
@@ -246,7 +282,7 @@ ifneq ($(CASE),)
 endif
 
 .PHONY: test
-test: test-code test-starters check-generated docs-check docs-drift-test bench-smoke site-test ## Run every test (installs what is missing first)
+test: test-code test-starters test-08-broken check-generated docs-check docs-drift-test bench-smoke site-test ## Run every test (installs what is missing first)
 
 .PHONY: test-code
 test-code: test-common test-solutions ## The code's tests only: common/ and every solution (what SAN= runs use)
