@@ -19,7 +19,6 @@
  * one run's peak from hiding the next one's.
  */
 #include <check.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -443,14 +442,5 @@ static Suite *chapter_suite(void)
 
 int main(void)
 {
-    /* Ctrl-C stops any private server a test started; a write to a dead
-     * connection is an error result, not a SIGPIPE. */
-    redis_harness_stop_all_on_signal();
-    signal(SIGPIPE, SIG_IGN);
-
-    SRunner *runner = srunner_create(chapter_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_chapter_suite(chapter_suite());
 }

@@ -4,6 +4,7 @@
 #include "test_support.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,4 +62,15 @@ long test_stress_divisor(void)
     const char *s = getenv("TEST_STRESS_SCALE");
     long d = s ? strtol(s, NULL, 10) : 1;
     return d >= 1 ? d : 1;
+}
+
+int test_run_chapter_suite(Suite *suite)
+{
+    redis_harness_stop_all_on_signal();
+    signal(SIGPIPE, SIG_IGN);
+    SRunner *runner = srunner_create(suite);
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

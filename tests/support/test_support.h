@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include <check.h>
+
 /* The Redis server the tests talk to: $REDIS_URL, which `make test` sets to
  * a throwaway server (tools/with_redis.c).  When a suite binary is run by
  * hand without REDIS_URL, a server is started for it on first use and
@@ -24,5 +26,10 @@ void test_sleep_ms(unsigned ms);
  * threads one at a time, 20-50 times slower; the loops stay as they are in
  * every other run. */
 long test_stress_divisor(void);
+
+/* A chapter test binary's whole main(): makes Ctrl-C stop any private
+ * server a test started and a write to a dead connection an error result
+ * rather than SIGPIPE, runs `suite`, and returns the exit status. */
+int test_run_chapter_suite(Suite *suite);
 
 #endif
