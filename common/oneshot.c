@@ -57,7 +57,10 @@ struct oneshot_chan {
     atomic_uint events;         /* bumped whenever a fact above changes; read
                                    without the lock by a receiver spinning
                                    before it sleeps */
-    unsigned handles;           /* 2, then 1, then 0: the last one frees */
+    atomic_uint handles;        /* 2, then 1, then 0: the last one frees.
+                                   Atomic, because a handle is given up
+                                   after the lock is released (see
+                                   wake_and_release) */
     bool sender_gone;
     bool receiver_closed;
     enum value_state value_state;
@@ -94,13 +97,29 @@ static bool wait_once(struct oneshot_chan *c, const struct timespec *deadline)
     return time_left;
 }
 
-/* Gives up one handle; the last one destroys a value nobody received and
- * frees the block.  Called with the lock held; returns with it released. */
-static void release_handle_and_unlock(struct oneshot_chan *c)
+/*
+ * For the last step of a send or a drop: releases the lock, THEN wakes
+ * whoever waits, then gives up this side's handle; the last handle destroys
+ * a value nobody received and frees the block.  Called with the lock held.
+ *
+ * Why wake after unlocking: a thread woken while the lock is still held
+ * runs, finds the lock taken, and goes back to sleep on it until the
+ * unlock wakes it a second time - two wake-ups for one answer, on the
+ * answering thread's path.  Waking after the unlock is safe here because
+ * (1) a waiter counted in `waiting` is already inside pthread_cond_wait,
+ * and one that comes later checks the state under the lock before it
+ * waits, so no wake-up is lost; and (2) the block cannot be freed under
+ * the broadcast, because this side's handle is given up only after it.
+ */
+static void wake_and_release(struct oneshot_chan *c)
 {
-    bool last = --c->handles == 0;
+    atomic_fetch_add_explicit(&c->events, 1, memory_order_relaxed);
+    bool wake = c->waiting > 0;
     pthread_mutex_unlock(&c->lock);
-    if (!last)
+    if (wake)
+        pthread_cond_broadcast(&c->cond);
+    /* acq_rel: the last side sees everything the other side wrote. */
+    if (atomic_fetch_sub_explicit(&c->handles, 1, memory_order_acq_rel) != 1)
         return;
     /* No other handle exists, so nobody else can touch the block now. */
     if (c->value_state == VALUE_STORED && c->drop != NULL)
@@ -132,7 +151,7 @@ int oneshot_channel(size_t elem_size, chan_drop_fn drop,
     }
     c->waiting = 0;
     atomic_init(&c->events, 0);
-    c->handles = 2;
+    atomic_init(&c->handles, 2);
     c->sender_gone = false;
     c->receiver_closed = false;
     c->value_state = VALUE_NONE;
@@ -162,8 +181,7 @@ enum chan_status oneshot_send(struct oneshot_sender *tx, const void *value)
         st = CHAN_OK;
     }
     c->sender_gone = true; /* consumed, whatever happened */
-    wake_waiters(c);
-    release_handle_and_unlock(c);
+    wake_and_release(c);
     return st;
 }
 
@@ -174,8 +192,7 @@ void oneshot_sender_drop(struct oneshot_sender *tx)
     struct oneshot_chan *c = tx->chan;
     pthread_mutex_lock(&c->lock);
     c->sender_gone = true;
-    wake_waiters(c); /* a receiver waiting now learns nothing will come */
-    release_handle_and_unlock(c);
+    wake_and_release(c); /* a receiver waiting now learns nothing will come */
 }
 
 bool oneshot_sender_is_closed(const struct oneshot_sender *tx)
@@ -360,6 +377,5 @@ void oneshot_receiver_drop(struct oneshot_receiver *rx)
             c->drop(c->value);
         c->value_state = VALUE_TAKEN;
     }
-    wake_waiters(c);
-    release_handle_and_unlock(c);
+    wake_and_release(c);
 }
