@@ -269,7 +269,7 @@ bench-smoke: ## A tiny `make bench`: checks the benchmarks work (right answers, 
 # ---- Top-level targets -------------------------------------------------------
 
 .PHONY: all
-all: $(LIBCOMMON) $(WITH_REDIS) $(TEST_COMMON) $(SNIP) ## Build everything (SAN=address|thread for a sanitizer build)
+all: $(LIBCOMMON) $(WITH_REDIS) $(TEST_COMMON) $(SNIP) ## Build everything (SAN=address or SAN=thread for a sanitizer build)
 all: $(foreach ch,$(CHAPTERS),$(BUILD)/solutions/$(ch)/$(ch) $(BUILD)/chapters/$(ch)/$(ch)) $(BENCH_PROGRAMS)
 
 # Which Check suite or test case to run: `make test-common SUITE=mpsc`,
