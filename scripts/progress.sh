@@ -8,7 +8,7 @@ set -u
 build=$1
 shift
 next=""
-printf '%-20s %-14s %s\n' "chapter" "your code" "tests"
+printf '%-27s %-10s %s\n' "chapter" "your code" "tests"
 for ch in "$@"; do
     num=${ch%%-*}
     log="$build/chapters/$ch/progress.log"
@@ -26,7 +26,7 @@ for ch in "$@"; do
         detail=$(grep -E '^[0-9]+%: Checks' "$log" | tail -n 1)
         [ -n "$detail" ] || detail="did not finish: see make test-$num"
     fi
-    printf '%-20s %-14s %s\n' "$ch" "$state" "$detail"
+    printf '%-27s %-10s %s\n' "$ch" "$state" "$detail"
     if [ -z "$next" ] && [ "$state" != "passes" ]; then
         next=$ch
     fi
