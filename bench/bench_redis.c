@@ -26,6 +26,15 @@
  *               connection and mpsc; a command goes to the manager chosen by
  *               a hash of its key, so commands on one key stay in order.
  *
+ * And one different workload on the pipelined manager, not a sixth design:
+ *
+ *   pipelined-k16  each caller sends IN_FLIGHT (16) commands, each with its
+ *               own oneshot, before it waits for the first answer, then
+ *               waits for the 16 answers in order (chapter 04's client_send
+ *               / client_wait split).  Every other strategy's caller blocks
+ *               on each command; this one blocks once per 16, which shows
+ *               what the wake-up of a caller per command costs.
+ *
  * The ceiling: redis-benchmark on the same server with ONE connection, at
  * pipeline depths 1, 16 and 64 - what the server and the loopback give a
  * single client that does nothing else.  Each strategy's throughput is shown
@@ -61,13 +70,17 @@
 static const char usage[] =
     "usage: bench_redis [--out DIR] [--quick | --smoke] [--only STRATEGY]\n"
     "Runs redis-benchmark (the ceiling) and five ways of sharing Redis between\n"
-    "threads against $REDIS_URL; prints markdown tables, writes ceiling.csv,\n"
-    "strategies.csv and strategies.md to DIR (default build/bench).\n";
+    "threads, plus the pipelined one with 16 commands in flight per caller,\n"
+    "against $REDIS_URL; prints markdown tables, writes ceiling.csv,\n"
+    "strategies.csv and strategies.md to DIR (default build/bench).\n"
+    "STRATEGY: per-thread, mutex, manager, pipelined, pool, pipelined-k16.\n";
 
 enum {
     KEYS_PER_THREAD = 64,
     KEY_MAX = 48,
-    CHANNEL_CAPACITY = 256, /* at least as many slots as producers: no convoy */
+    /* The smallest channel: at least as many slots as producers, no convoy
+     * (pipelined-k16 gets one slot per command it can have in flight). */
+    CHANNEL_CAPACITY = 256,
     ONE_AT_A_TIME_BATCH = 64,
     PIPELINE_BATCH = 256,
     /* Four connections: enough that Redis always has a batch to work on
@@ -75,7 +88,11 @@ enum {
      * still finds several commands queued at 8 threads.  More managers than
      * cores mostly adds threads competing for the same two CPUs. */
     POOL_SIZE = 4,
+    /* pipelined-k16: commands a caller sends before it waits (the 16 in
+     * its name).  Even, so a group is whole SET/GET pairs. */
+    IN_FLIGHT = 16,
 };
+_Static_assert(IN_FLIGHT % 2 == 0, "a group of commands in flight is whole SET/GET pairs");
 
 static const size_t thread_counts[] = { 1, 8, 64, 256 };
 #define THREAD_COUNTS (sizeof thread_counts / sizeof thread_counts[0])
@@ -85,10 +102,14 @@ static const int pipeline_depths[] = { 1, 16, 64 };
 #define PIPELINE_DEPTHS (sizeof pipeline_depths / sizeof pipeline_depths[0])
 #define CEILING_DEPTH_INDEX 2 /* -P 64: the one the fractions compare with */
 
-enum strategy { S_PER_THREAD, S_MUTEX, S_MANAGER, S_PIPELINED, S_POOL, STRATEGIES };
+enum strategy {
+    S_PER_THREAD, S_MUTEX, S_MANAGER, S_PIPELINED, S_POOL,
+    S_PIPELINED_K, /* the pipelined manager, IN_FLIGHT commands per caller */
+    STRATEGIES
+};
 
 static const char *const strategy_names[STRATEGIES] = {
-    "per-thread", "mutex", "manager", "pipelined", "pool",
+    "per-thread", "mutex", "manager", "pipelined", "pool", "pipelined-k16",
 };
 
 static const char *const strategy_explained[STRATEGIES] = {
@@ -97,6 +118,8 @@ static const char *const strategy_explained[STRATEGIES] = {
     "manager thread, one request in flight (chapter 04)",
     "pipelining manager thread (chapter 06)",
     "4 pipelining managers, routed by key hash (chapter 07)",
+    "the pipelining manager, each caller sending 16 commands before it waits "
+    "for their answers (a different workload, not a sixth design)",
 };
 
 static struct bench_options opts;
@@ -236,11 +259,13 @@ static void *manager_main(void *arg)
     return NULL;
 }
 
-/* Starts a manager with its own connection; *tx is its channel's sender. */
-static void manager_start(struct manager *m, bool pipelined, struct mpsc_sender **tx)
+/* Starts a manager with its own connection and a channel of `capacity`
+ * commands; *tx is the channel's sender. */
+static void manager_start(struct manager *m, bool pipelined, size_t capacity,
+                          struct mpsc_sender **tx)
 {
     *m = (struct manager){ .client = connect_or_die(), .pipelined = pipelined };
-    int err = mpsc_channel(CHANNEL_CAPACITY, sizeof(struct command), command_drop, tx, &m->rx);
+    int err = mpsc_channel(capacity, sizeof(struct command), command_drop, tx, &m->rx);
     if (err != 0)
         die("mpsc_channel", err);
     if ((err = pthread_create(&m->thread, NULL, manager_main, m)) != 0)
@@ -255,33 +280,60 @@ static void manager_join(struct manager *m)
     redis_client_free(m->client);
 }
 
-/* What a requester does (chapter 04's client_get/client_set): copy the
- * command, make a reply oneshot, send, wait for the answer. */
-static struct redis_result manager_call(struct mpsc_sender *tx, bool is_set, const char *key,
-                                        size_t key_len, const char *value, size_t value_len)
+/* A request on its way, as chapter 04's struct client_pending: the end to
+ * wait on, or (when the request never left) the error that says why. */
+struct pending {
+    struct oneshot_receiver *reply;
+    struct redis_result error;
+};
+
+/* What a requester does first (chapter 04's client_send): copy the command,
+ * make a reply oneshot, send.  Does not wait for the answer. */
+static struct pending manager_send(struct mpsc_sender *tx, bool is_set, const char *key,
+                                   size_t key_len, const char *value, size_t value_len)
 {
     struct command cmd = { .is_set = is_set, .key_len = key_len, .value_len = value_len };
-    struct oneshot_receiver *reply_rx = NULL;
+    struct pending p = { 0 };
     cmd.key = malloc(key_len);
     cmd.value = is_set ? malloc(value_len) : NULL;
     if (cmd.key == NULL || (is_set && cmd.value == NULL) ||
-        oneshot_channel(sizeof(struct redis_result), result_drop, &cmd.reply, &reply_rx) != 0) {
+        oneshot_channel(sizeof(struct redis_result), result_drop, &cmd.reply, &p.reply) != 0) {
         command_free(&cmd);
-        return error_result("out of memory");
+        p.error = error_result("out of memory");
+        return p;
     }
     memcpy(cmd.key, key, key_len);
     if (is_set)
         memcpy(cmd.value, value, value_len);
     if (mpsc_send(tx, &cmd) != CHAN_OK) {
         command_free(&cmd); /* not taken: still ours */
-        oneshot_receiver_drop(reply_rx);
-        return error_result("the manager has stopped");
+        oneshot_receiver_drop(p.reply);
+        p.reply = NULL;
+        p.error = error_result("the manager has stopped");
     }
+    return p;
+}
+
+/* Then (chapter 04's client_wait): the answer, or the error if none will
+ * come.  Consumes *p. */
+static struct redis_result manager_wait(struct pending *p)
+{
+    if (p->reply == NULL)
+        return p->error;
     struct redis_result r;
-    if (oneshot_recv(reply_rx, &r) != CHAN_OK)
+    if (oneshot_recv(p->reply, &r) != CHAN_OK)
         r = error_result("no answer from the manager");
-    oneshot_receiver_drop(reply_rx);
+    oneshot_receiver_drop(p->reply);
+    p->reply = NULL;
     return r;
+}
+
+/* Both halves, back to back (chapter 04's client_get/client_set). */
+static struct redis_result manager_call(struct mpsc_sender *tx, bool is_set, const char *key,
+                                        size_t key_len, const char *value, size_t value_len)
+{
+    struct pending p = manager_send(tx, is_set, key, key_len, value, value_len);
+    return manager_wait(&p);
 }
 
 /* FNV-1a: cheap, and spreads "bench:7:12"-like keys well enough. */
@@ -336,6 +388,7 @@ static struct redis_result worker_call(struct worker *w, bool is_set, const char
                             value, value_len);
     case S_MANAGER:
     case S_PIPELINED:
+    case S_PIPELINED_K: /* never here: worker_in_flight_main sends on its own */
     case STRATEGIES:
         break;
     }
@@ -351,6 +404,29 @@ static void make_value(char *value, size_t size, size_t thread, size_t n)
         value[i] = (char)('a' + (n + i) % 26);
 }
 
+/* The key of the n-th SET/GET pair of thread `thread`; returns its length. */
+static size_t make_key(char key[KEY_MAX], size_t thread, size_t n)
+{
+    return (size_t)snprintf(key, KEY_MAX, "bench:%zu:%zu", thread, n % KEYS_PER_THREAD);
+}
+
+/* Counts (and reports the first few) answers that are not what the command
+ * must get: OK for a SET, and for a GET exactly the value the thread SET
+ * before it.  Frees r. */
+static void check_answer(struct worker *w, bool is_set, struct redis_result *r,
+                         const char *value)
+{
+    struct run *run = w->run;
+    bool ok = is_set ? r->kind == REDIS_RESULT_OK
+                     : r->kind == REDIS_RESULT_VALUE && r->len == run->value_size &&
+                           memcmp(r->data, value, r->len) == 0;
+    if (!ok && atomic_fetch_add(&failures, 1) < 5)
+        fprintf(stderr, "bench_redis: %s, thread %zu: %s answered %s%s%.80s\n",
+                strategy_names[run->strategy], w->index, is_set ? "SET" : "GET",
+                redis_result_kind_name(r->kind), r->data ? ": " : "", r->data ? r->data : "");
+    redis_result_free(r);
+}
+
 /* SET k v then GET k, share/2 times; the GET must return exactly v, since
  * only this thread writes its keys. */
 static void *worker_main(void *arg)
@@ -364,21 +440,52 @@ static void *worker_main(void *arg)
         bool is_set = w->done % 2 == 0;
         size_t n = w->done / 2;
         if (is_set) {
-            key_len = (size_t)snprintf(key, sizeof key, "bench:%zu:%zu", w->index,
-                                       n % KEYS_PER_THREAD);
+            key_len = make_key(key, w->index, n);
             make_value(value, run->value_size, w->index, n);
         }
         uint64_t t0 = bench_now_ns();
         struct redis_result r = worker_call(w, is_set, key, key_len, value, run->value_size);
         w->latency_us[w->done++] = (double)(bench_now_ns() - t0) / 1e3;
-        bool ok = is_set ? r.kind == REDIS_RESULT_OK
-                         : r.kind == REDIS_RESULT_VALUE && r.len == run->value_size &&
-                               memcmp(r.data, value, r.len) == 0;
-        if (!ok && atomic_fetch_add(&failures, 1) < 5)
-            fprintf(stderr, "bench_redis: %s, thread %zu: %s answered %s%s%.80s\n",
-                    strategy_names[run->strategy], w->index, is_set ? "SET" : "GET",
-                    redis_result_kind_name(r.kind), r.data ? ": " : "", r.data ? r.data : "");
-        redis_result_free(&r);
+        check_answer(w, is_set, &r, value);
+    }
+    return NULL;
+}
+
+/* pipelined-k16: the same SET/GET pairs, but sent IN_FLIGHT at a time
+ * before waiting for any answer, then the answers collected in order.  A
+ * GET still sees the SET just before it: one thread's commands go through
+ * one FIFO channel to one manager, which writes them to one connection in
+ * the order they were sent.  A command's latency runs from its send to the
+ * moment its caller has its answer, so the later ones of a group include
+ * the wait for the earlier ones. */
+static void *worker_in_flight_main(void *arg)
+{
+    struct worker *w = arg;
+    struct run *run = w->run;
+    char keys[IN_FLIGHT / 2][KEY_MAX], values[IN_FLIGHT / 2][1024]; /* one per pair */
+    size_t key_lens[IN_FLIGHT / 2];
+    struct pending pending[IN_FLIGHT];
+    uint64_t sent_ns[IN_FLIGHT];
+    pthread_barrier_wait(&run->start);
+    while (w->done < w->share && bench_now_ns() < run->deadline_ns) {
+        size_t group = w->share - w->done < IN_FLIGHT ? w->share - w->done : IN_FLIGHT;
+        for (size_t i = 0; i < group; i++) {
+            size_t pair = i / 2, n = (w->done + i) / 2;
+            bool is_set = i % 2 == 0; /* w->done and group are even */
+            if (is_set) {
+                key_lens[pair] = make_key(keys[pair], w->index, n);
+                make_value(values[pair], run->value_size, w->index, n);
+            }
+            sent_ns[i] = bench_now_ns();
+            pending[i] = manager_send(w->tx[0], is_set, keys[pair], key_lens[pair],
+                                      values[pair], run->value_size);
+        }
+        for (size_t i = 0; i < group; i++) {
+            struct redis_result r = manager_wait(&pending[i]);
+            w->latency_us[w->done + i] = (double)(bench_now_ns() - sent_ns[i]) / 1e3;
+            check_answer(w, i % 2 == 0, &r, values[i / 2]);
+        }
+        w->done += group;
     }
     return NULL;
 }
@@ -403,9 +510,18 @@ static struct sample run_once(enum strategy strategy, size_t threads, size_t val
     struct manager managers[POOL_SIZE];
     struct mpsc_sender *txs[POOL_SIZE] = { NULL };
     size_t manager_count = strategy == S_POOL ? POOL_SIZE
-                           : strategy == S_MANAGER || strategy == S_PIPELINED ? 1 : 0;
+                           : strategy == S_MANAGER || strategy == S_PIPELINED ||
+                                     strategy == S_PIPELINED_K
+                               ? 1
+                               : 0;
+    /* A slot for every command that can be in flight at once, so no send
+     * ever waits for room (the convoy mpsc.h warns about): one per thread,
+     * or IN_FLIGHT per thread for pipelined-k16 (4096 at 256 threads). */
+    size_t capacity = strategy == S_PIPELINED_K ? threads * IN_FLIGHT : threads;
+    if (capacity < CHANNEL_CAPACITY)
+        capacity = CHANNEL_CAPACITY;
     for (size_t k = 0; k < manager_count; k++)
-        manager_start(&managers[k], strategy != S_MANAGER, &txs[k]);
+        manager_start(&managers[k], strategy != S_MANAGER, capacity, &txs[k]);
     if (strategy == S_MUTEX) {
         pthread_mutex_init(&run.lock, NULL);
         run.shared = connect_or_die();
@@ -420,7 +536,9 @@ static struct sample run_once(enum strategy strategy, size_t threads, size_t val
         for (size_t k = 0; k < manager_count; k++)
             if ((w->tx[k] = mpsc_sender_clone(txs[k])) == NULL)
                 die("mpsc_sender_clone", ENOMEM);
-        int err = pthread_create(&ts[i], NULL, worker_main, w);
+        int err = pthread_create(&ts[i], NULL,
+                                 strategy == S_PIPELINED_K ? worker_in_flight_main : worker_main,
+                                 w);
         if (err != 0)
             die("pthread_create", err);
     }
@@ -642,10 +760,10 @@ static void report_targets(void)
         double pipelined = field(S_PIPELINED, t64, v, F_OPS).median;
         double mutex = field(S_MUTEX, t64, v, F_OPS).median;
         double ratio = pipelined / mutex;
-        bench_report("| pipelined >= 5x mutex, 64 threads | %zu B | %.1fx | %s |\n",
+        bench_report("| pipelined >= 5x mutex, 64 threads | %zu B | %.2fx | %s |\n",
                      value_sizes[v], ratio, ratio >= 5 ? "yes" : "no");
         double frac = pipelined / ceiling_mix(v);
-        bench_report("| pipelined >= 60%% of -c 1 -P 64, 64 threads | %zu B | %.0f%% | %s |\n",
+        bench_report("| pipelined >= 60%% of -c 1 -P 64, 64 threads | %zu B | %.1f%% | %s |\n",
                      value_sizes[v], 100 * frac, frac >= 0.6 ? "yes" : "no");
         double worst = INFINITY;
         size_t worst_t = 0;
@@ -658,6 +776,10 @@ static void report_targets(void)
         }
         bench_report("| manager >= 0.8x mutex (worst thread count: %zu) | %zu B | %.2fx | %s |\n",
                      thread_counts[worst_t], value_sizes[v], worst, worst >= 0.8 ? "yes" : "no");
+        frac = field(S_PIPELINED_K, t64, v, F_OPS).median / ceiling_mix(v);
+        bench_report("| pipelined with 16 in flight per caller >= 60%% of -c 1 -P 64, 64 threads "
+                     "| %zu B | %.1f%% | %s |\n",
+                     value_sizes[v], 100 * frac, frac >= 0.6 ? "yes" : "no");
     }
 }
 

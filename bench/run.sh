@@ -43,7 +43,7 @@ echo
 echo "== channels (no Redis)"
 "$bin/bench_channels" $flag --out "$out"
 echo
-echo "== Redis: the ceiling and five strategies"
+echo "== Redis: the ceiling, five strategies, and pipelined with 16 in flight per caller"
 "$bin/bench_redis" $flag --out "$out"
 echo
 echo "== backpressure"
