@@ -68,7 +68,7 @@ bool chan_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *mutex,
  * These counts are a few microseconds on current x86 and ARM machines. */
 enum { SPIN_PAUSES = 200, SPIN_YIELDS = 8 };
 
-static void cpu_relax(void)
+void chan_cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
@@ -82,7 +82,7 @@ bool chan_spin_until_changed(const atomic_uint *events, unsigned seen)
     for (int i = 0; i < SPIN_PAUSES; i++) {
         if (atomic_load_explicit(events, memory_order_relaxed) != seen)
             return true;
-        cpu_relax();
+        chan_cpu_relax();
     }
     for (int i = 0; i < SPIN_YIELDS; i++) {
         if (atomic_load_explicit(events, memory_order_relaxed) != seen)

@@ -80,4 +80,9 @@ bool chan_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *mutex,
  */
 bool chan_spin_until_changed(const atomic_uint *events, unsigned seen);
 
+/* The CPU's spin-wait hint (x86 PAUSE, ARM YIELD; nothing elsewhere): tells
+ * the core this is a busy-wait, which saves power and lets a sibling
+ * hyper-thread run.  For channels that spin their own way (oneshot.c). */
+void chan_cpu_relax(void);
+
 #endif

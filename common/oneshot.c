@@ -234,15 +234,6 @@ enum chan_status oneshot_sender_wait_closed_timeout(struct oneshot_sender *tx,
 enum { SPIN_RETRY = 32, SPIN_NS = 10000 };
 static _Thread_local unsigned spin_misses; /* receives since a spin paid off */
 
-static void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 /*
  * Watches *events for up to SPIN_NS, with the CPU's pause hint between
  * looks.  Unlike chan_spin_until_changed it never calls sched_yield: on a
@@ -259,7 +250,7 @@ static bool spin_briefly(const atomic_uint *events, unsigned seen)
     for (unsigned i = 1;; i++) {
         if (atomic_load_explicit(events, memory_order_relaxed) != seen)
             return true;
-        cpu_relax();
+        chan_cpu_relax();
         if (i % 32 == 0) {
             clock_gettime(CLOCK_MONOTONIC, &now);
             long long ns = (long long)(now.tv_sec - start.tv_sec) * 1000000000LL +
