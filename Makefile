@@ -250,18 +250,20 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_UTIL_OBJ) $(LIBCOMMON)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(PKG_LIBS_REDIS) -lm -o $@
 
-.PHONY: bench bench-publish bench-smoke
-bench: ## Measure the Redis strategies, the ceiling, channels, backpressure: tables, CSV, plots in build/bench/ (QUICK=1: short)
+.PHONY: bench bench-publish bench-smoke bench-build
+# What both bench and bench-smoke need: gnuplot and redis-benchmark, and
+# the plain build of the programs.
+bench-build:
 	@scripts/setup.sh bench
 	@$(MAKE) --no-print-directory SAN= $(BENCH_NAMES:%=build/plain/bench/%) build/plain/bin/with-redis
+
+bench: bench-build ## Measure the Redis strategies, the ceiling, channels, backpressure: tables, CSV, plots in build/bench/ (QUICK=1: short)
 	build/plain/bin/with-redis --quiet -- bench/run.sh $(BENCH_MODE) $(BENCH_OUT)
 
 bench-publish: ## Copy the last `make bench` plots and results table into docs/
 	bench/publish.sh $(BENCH_OUT)
 
-bench-smoke: ## A tiny `make bench`: checks the benchmarks work (right answers, CSV, plots), not their speed
-	@scripts/setup.sh bench
-	@$(MAKE) --no-print-directory SAN= $(BENCH_NAMES:%=build/plain/bench/%) build/plain/bin/with-redis
+bench-smoke: bench-build ## A tiny `make bench`: checks the benchmarks work (right answers, CSV, plots), not their speed
 	@build/plain/bin/with-redis --quiet -- bench/run.sh smoke build/bench-smoke > build/bench-smoke.log 2>&1 || \
 		{ cat build/bench-smoke.log; echo "bench-smoke: the benchmark run failed (log above)" >&2; exit 1; }
 	@bench/smoke-check.sh build/bench-smoke
