@@ -148,8 +148,6 @@ int redis_client_append(struct redis_client *client, int argc,
                         const char *const *argv, const size_t *argv_len);
 struct redis_result redis_client_read_reply(struct redis_client *client);
 
-#endif
-
 /* ---- Pub/Sub: a connection the server pushes messages down ----------------
  *
  * After SUBSCRIBE a connection stops answering commands one to one: the
@@ -221,3 +219,5 @@ int redis_client_read_push(struct redis_client *client, unsigned timeout_ms,
  * and as CLIENT LIST and CLIENT KILL ADDR spell it ("127.0.0.1:53211",
  * "[::1]:53211"), into out[len].  Returns 0, or -1 (and "" in out). */
 int redis_client_local_address(const struct redis_client *client, char *out, size_t len);
+
+#endif
