@@ -59,6 +59,7 @@ enum subscriber_state {
 const char *subscriber_state_name(enum subscriber_state state);
 
 /* The value on the watch channel.  Plain data: copying it is a memcpy. */
+//> snippet status
 struct subscriber_status {
     enum subscriber_state state;
     size_t channels;         /* SUBSCRIBED: how many Redis confirmed */
@@ -71,6 +72,7 @@ struct subscriber_status {
                                 "" while there is none */
     char why[320];           /* RECONNECTING, STOPPED: what happened */
 };
+//< snippet status
 
 struct subscriber_options {
     const char *const *channels;  /* the channels' names: bytes, channel_lens[i]

@@ -26,6 +26,7 @@ enum chan_status wait_for(struct watch_receiver *rx, wait_test_fn test, const vo
                           unsigned timeout_ms, void *value)
 {
     int64_t deadline = now_ms() + timeout_ms;
+    //> snippet wait_for
     //> exercise 09
     //> pitfall changed-first
     for (;;) {
@@ -65,4 +66,5 @@ enum chan_status wait_for(struct watch_receiver *rx, wait_test_fn test, const vo
     //|                 "chapters/09-pubsub-fan-out/wait.c)\n");
     //| return CHAN_CLOSED;
     //< exercise 09
+    //< snippet wait_for
 }
