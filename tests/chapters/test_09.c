@@ -46,7 +46,8 @@
 
 /* ---- Helpers ------------------------------------------------------------------- */
 
-/* Two channel names of this test's own: "t09:<pid>:<name>:a" and ":b". */
+/* Two channel names of this test's own, "t09:<pid>:<name>:a" and the same
+ * with ":b" and NUL, CR/LF and a non-UTF-8 byte: names are bytes. */
 struct channels {
     char names[2][96];
     const char *at[2];
@@ -56,10 +57,12 @@ struct channels {
 static void make_channels(struct channels *c, const char *name)
 {
     for (int i = 0; i < 2; i++) {
-        c->lens[i] = (size_t)snprintf(c->names[i], sizeof c->names[i], "t09:%ld:%s:%c",
+        c->lens[i] = (size_t)snprintf(c->names[i], sizeof c->names[i] - 4, "t09:%ld:%s:%c",
                                       (long)getpid(), name, 'a' + i);
         c->at[i] = c->names[i];
     }
+    memcpy(c->names[1] + c->lens[1], "\0\r\n\xff", 4);
+    c->lens[1] += 4;
 }
 
 static struct subscriber *start_subscriber(const char *url, const struct channels *c,
@@ -246,44 +249,81 @@ static void expect_stop_returns(struct subscriber *sub, const char *when,
                   subscriber_state_name(last->state), chapter_doc());
 }
 
+/* What most tests start with: a subscriber on two channels of the test's
+ * own, `consumers` consumer threads, and a watch receiver of its status. */
+struct fixture {
+    struct channels ch;
+    struct subscriber *sub;
+    struct watch_receiver *status;
+    struct consumer consumers[4];
+    size_t count;
+    struct subscriber_status seen; /* the last status a wait looked at */
+    struct redis_client *pub;      /* the test's publisher, once connected */
+};
+
+static void fixture_start(struct fixture *f, const char *url, const char *name,
+                          size_t capacity, size_t consumers, FILE *log)
+{
+    *f = (struct fixture){ .count = consumers };
+    make_channels(&f->ch, name);
+    f->sub = start_subscriber(url, &f->ch, capacity, log);
+    for (size_t i = 0; i < consumers; i++)
+        ck_assert_int_eq(consumer_start(&f->consumers[i], subscriber_messages(f->sub)), 0);
+    f->status = subscriber_watch(f->sub);
+    ck_assert_ptr_nonnull(f->status);
+}
+
+static void fixture_await(struct fixture *f, const char *why,
+                          bool (*test)(const struct subscriber_status *, uint64_t), uint64_t n,
+                          const char *section)
+{
+    expect_status(f->status, &(struct wanted){ why, test, n }, section, &f->seen);
+}
+
+/* Waits until subscribed, then connects the test's publisher to `url`. */
+static void fixture_subscribed(struct fixture *f, const char *url)
+{
+    fixture_await(f, "subscribed", is_subscribed, 1, "Subscribed means confirmed");
+    f->pub = connect_or_fail(url);
+}
+
+/* Stops the subscriber (bounded), checks that every consumer ends and, if
+ * `want` is not NULL, read what it says; *last gets the last status. */
+static void fixture_stop(struct fixture *f, const char *when, const struct consumer_report *want,
+                         const char *section, struct subscriber_status *last)
+{
+    expect_stop_returns(f->sub, when, last);
+    for (size_t i = 0; i < f->count; i++) {
+        expect_consumer_ends(&f->consumers[i], i + 1, "Stopping");
+        if (want != NULL)
+            expect_report(&f->consumers[i].report, i + 1, want, section);
+    }
+    watch_receiver_drop(f->status);
+    redis_client_free(f->pub);
+}
+
 /* ---- Fan-out --------------------------------------------------------------------- */
 
 START_TEST(every_consumer_receives_every_message_in_publish_order)
 {
     enum { K = 4, N = 200, CAPACITY = 256 }; /* N <= CAPACITY: nobody can lag */
-    struct channels ch;
-    make_channels(&ch, "every");
-    struct subscriber *sub = start_subscriber(test_redis_url(), &ch, CAPACITY, NULL);
-    struct consumer consumers[K];
-    for (int i = 0; i < K; i++)
-        ck_assert_int_eq(consumer_start(&consumers[i], subscriber_messages(sub)), 0);
-    struct broadcast_receiver *raw = subscriber_messages(sub);
-    struct watch_receiver *status = subscriber_watch(sub);
-    struct subscriber_status seen;
-    expect_status(status, &(struct wanted){ "subscribed", is_subscribed, 1 },
-                  "Subscribed means confirmed", &seen);
-    ck_assert_msg(seen.channels == 2, "expected 2 channels subscribed, the watch says %zu"
-                  CHAPTER_HINT("Subscribed means confirmed"), seen.channels, chapter_doc());
-
-    struct redis_client *pub = connect_or_fail(test_redis_url());
-    publish_numbers(pub, &ch, 1, N, "Subscribed means confirmed");
-    expect_status(status, &(struct wanted){ "200 messages received", has_received, N },
-                  "Fanning out: the broadcast channel", &seen);
+    struct fixture f;
+    fixture_start(&f, test_redis_url(), "every", CAPACITY, K, NULL);
+    struct broadcast_receiver *raw = subscriber_messages(f.sub);
+    fixture_subscribed(&f, test_redis_url());
+    ck_assert_msg(f.seen.channels == 2, "expected 2 channels subscribed, the watch says %zu"
+                  CHAPTER_HINT("Subscribed means confirmed"), f.seen.channels, chapter_doc());
+    publish_numbers(f.pub, &f.ch, 1, N, "Subscribed means confirmed");
+    fixture_await(&f, "200 messages received", has_received, N,
+                  "Fanning out: the broadcast channel");
     struct subscriber_status last;
-    subscriber_stop(sub, &last);
-    ck_assert_msg(last.state == SUBSCRIBER_STOPPED && last.received == N && last.sent == N,
-                  "expected the last status to be stopped after %d messages received and "
-                  "sent, got %s, %" PRIu64 " received, %" PRIu64 " sent"
-                  CHAPTER_HINT("Fanning out: the broadcast channel"),
-                  N, subscriber_state_name(last.state), last.received, last.sent,
-                  chapter_doc());
-
     const struct consumer_report all = { .received = N, .first = 1, .last = N };
-    for (int i = 0; i < K; i++) {
-        expect_consumer_ends(&consumers[i], (size_t)i + 1, "Stopping");
-        expect_report(&consumers[i].report, (size_t)i + 1, &all,
-                      "A consumer that falls behind");
-    }
+    fixture_stop(&f, "idle", &all, "A consumer that falls behind", &last);
+    ck_assert_msg(last.received == N && last.sent == N,
+                  "expected the last status to count %d messages received and sent, got %"
+                  PRIu64 " and %" PRIu64 CHAPTER_HINT("Fanning out: the broadcast channel"),
+                  N, last.received, last.sent, chapter_doc());
+
     /* What the subscriber put on the channel, read directly: the payloads
      * in publish order, on the channel each was published to. */
     for (uint64_t i = 1; i <= N; i++) {
@@ -296,77 +336,63 @@ START_TEST(every_consumer_receives_every_message_in_publish_order)
         snprintf(expected, sizeof expected, "%" PRIu64, i);
         ck_assert_msg(m->kind == MESSAGE_PUBLISHED && m->seq == i &&
                           strcmp(m->payload, expected) == 0 &&
-                          m->channel_len == ch.lens[i % 2] &&
-                          memcmp(m->channel, ch.at[i % 2], m->channel_len) == 0,
+                          m->channel_len == f.ch.lens[i % 2] &&
+                          memcmp(m->channel, f.ch.at[i % 2], m->channel_len) == 0,
                       "expected value %" PRIu64 " on the broadcast channel to be message \"%s\" "
                       "of %s, got seq %" PRIu64 ", \"%s\" of %s"
                       CHAPTER_HINT("Fanning out: the broadcast channel"),
-                      i, expected, ch.at[i % 2], m->seq, m->payload, m->channel, chapter_doc());
+                      i, expected, f.ch.at[i % 2], m->seq, m->payload, m->channel, chapter_doc());
         message_release(m);
     }
     struct message *m = NULL;
     ck_assert_int_eq(broadcast_try_recv(raw, &m, NULL), CHAN_CLOSED);
     broadcast_receiver_drop(raw);
-    watch_receiver_drop(status);
-    redis_client_free(pub);
 }
 END_TEST
 
 START_TEST(channel_names_and_payloads_arrive_byte_exact)
 {
-    struct channels ch;
-    make_channels(&ch, "bytes");
-    /* A channel name with NUL, CR/LF and a byte that is not UTF-8. */
-    memcpy(ch.names[1] + ch.lens[1], "\0\r\n\xff", 4);
-    ch.lens[1] += 4;
+    struct fixture f;
+    fixture_start(&f, test_redis_url(), "bytes", 16, 0, NULL);
+    struct broadcast_receiver *rx = subscriber_messages(f.sub);
+    fixture_subscribed(&f, test_redis_url());
+    /* The second channel's name holds NUL and CR/LF too (make_channels). */
     static const char payload[] = "a\0b\r\n\x80 c";
-    struct subscriber *sub = start_subscriber(test_redis_url(), &ch, 16, NULL);
-    struct broadcast_receiver *rx = subscriber_messages(sub);
-    struct watch_receiver *status = subscriber_watch(sub);
-    struct subscriber_status seen;
-    expect_status(status, &(struct wanted){ "subscribed", is_subscribed, 1 },
-                  "Subscribed means confirmed", &seen);
-    struct redis_client *pub = connect_or_fail(test_redis_url());
-    const char *argv[] = { "PUBLISH", ch.at[1], payload };
-    const size_t len[] = { 7, ch.lens[1], sizeof payload - 1 };
-    struct redis_result r = redis_client_command(pub, 3, argv, len);
+    const char *argv[] = { "PUBLISH", f.ch.at[1], payload };
+    const size_t len[] = { 7, f.ch.lens[1], sizeof payload - 1 };
+    struct redis_result r = redis_client_command(f.pub, 3, argv, len);
     ck_assert_msg(r.kind == REDIS_RESULT_INTEGER && r.integer == 1,
-                  "expected the PUBLISH on the binary channel name to reach our subscriber");
+                  "expected the PUBLISH on the binary channel name to reach our subscriber"
+                  CHAPTER_HINT("A connection in subscribe mode"), chapter_doc());
     struct message *m = NULL;
     ck_assert_int_eq(broadcast_recv_timeout(rx, &m, NULL, BOUND_MS), CHAN_OK);
-    ck_assert_msg(m->channel_len == ch.lens[1] && memcmp(m->channel, ch.at[1], m->channel_len) == 0 &&
+    ck_assert_msg(m->channel_len == f.ch.lens[1] &&
+                      memcmp(m->channel, f.ch.at[1], m->channel_len) == 0 &&
                       m->payload_len == sizeof payload - 1 &&
                       memcmp(m->payload, payload, m->payload_len) == 0,
                   "expected the channel name and payload byte for byte, NULs and CR/LF "
                   "included" CHAPTER_HINT("Fanning out: the broadcast channel"), chapter_doc());
     message_release(m);
     struct subscriber_status last;
-    subscriber_stop(sub, &last);
+    fixture_stop(&f, "idle", NULL, NULL, &last);
     broadcast_receiver_drop(rx);
-    watch_receiver_drop(status);
-    redis_client_free(pub);
 }
 END_TEST
 
 START_TEST(a_consumer_held_back_past_the_capacity_learns_exactly_how_many_it_missed)
 {
     enum { CAPACITY = 16, N = 40 };
-    struct channels ch;
-    make_channels(&ch, "lag");
-    struct subscriber *sub = start_subscriber(test_redis_url(), &ch, CAPACITY, NULL);
+    struct fixture f;
+    fixture_start(&f, test_redis_url(), "lag", CAPACITY, 0, NULL);
     /* Subscribed now, read only once all N are on the channel: the test
      * holds it back, no clock involved. */
-    struct broadcast_receiver *held = subscriber_messages(sub);
-    struct watch_receiver *status = subscriber_watch(sub);
-    struct subscriber_status seen;
-    expect_status(status, &(struct wanted){ "subscribed", is_subscribed, 1 },
-                  "Subscribed means confirmed", &seen);
-    struct redis_client *pub = connect_or_fail(test_redis_url());
-    publish_numbers(pub, &ch, 1, N, "Subscribed means confirmed");
-    expect_status(status, &(struct wanted){ "40 messages received", has_received, N },
-                  "Fanning out: the broadcast channel", &seen);
+    struct broadcast_receiver *held = subscriber_messages(f.sub);
+    fixture_subscribed(&f, test_redis_url());
+    publish_numbers(f.pub, &f.ch, 1, N, "Subscribed means confirmed");
+    fixture_await(&f, "40 messages received", has_received, N,
+                  "Fanning out: the broadcast channel");
     struct subscriber_status last;
-    subscriber_stop(sub, &last);
+    fixture_stop(&f, "idle", NULL, NULL, &last);
 
     struct consumer late;
     ck_assert_int_eq(consumer_start(&late, held), 0);
@@ -375,8 +401,6 @@ START_TEST(a_consumer_held_back_past_the_capacity_learns_exactly_how_many_it_mis
     const struct consumer_report want = { .received = CAPACITY, .missed = N - CAPACITY,
                                           .lags = 1, .first = N - CAPACITY + 1, .last = N };
     expect_report(&late.report, 1, &want, "A consumer that falls behind");
-    watch_receiver_drop(status);
-    redis_client_free(pub);
 }
 END_TEST
 
@@ -386,37 +410,27 @@ START_TEST(the_watch_says_subscribed_only_once_redis_confirmed)
 {
     struct redis_harness h;
     start_private_server(&h);
-    struct channels ch;
-    make_channels(&ch, "confirm");
     /* A stopped server still accepts connections (the kernel does that), and
      * SUBSCRIBE still goes out, but no confirmation can come back. */
     ck_assert_int_eq(kill(h.pid, SIGSTOP), 0);
-    struct subscriber *sub = start_subscriber(h.url, &ch, 16, NULL);
-    struct broadcast_receiver *rx = subscriber_messages(sub);
-    struct watch_receiver *status = subscriber_watch(sub);
+    struct fixture f;
+    fixture_start(&f, h.url, "confirm", 16, 1, NULL);
     struct subscriber_status seen;
-    enum chan_status early = await_status(status, &(struct wanted){ "subscribed", is_subscribed, 1 },
-                                          300, &seen);
+    enum chan_status early = await_status(
+        f.status, &(struct wanted){ "subscribed", is_subscribed, 1 }, 300, &seen);
     kill(h.pid, SIGCONT);
-    ck_assert_msg(early == CHAN_TIMEOUT,
+    ck_assert_msg(early == CHAN_TIMEOUT && seen.state == SUBSCRIBER_CONNECTING,
                   "expected the watch to stay at connecting while Redis could not confirm the "
                   "SUBSCRIBE (the server was stopped); it said %s"
                   CHAPTER_HINT("Subscribed means confirmed"),
                   subscriber_state_name(seen.state), chapter_doc());
-    ck_assert_int_eq(seen.state, SUBSCRIBER_CONNECTING);
 
-    expect_status(status, &(struct wanted){ "subscribed", is_subscribed, 1 },
-                  "Subscribed means confirmed", &seen);
-    struct redis_client *pub = connect_or_fail(h.url);
-    publish_numbers(pub, &ch, 1, 1, "Subscribed means confirmed");
-    struct message *m = NULL;
-    ck_assert_int_eq(broadcast_recv_timeout(rx, &m, NULL, BOUND_MS), CHAN_OK);
-    message_release(m);
-    struct subscriber_status last;
-    subscriber_stop(sub, &last);
-    broadcast_receiver_drop(rx);
-    watch_receiver_drop(status);
-    redis_client_free(pub);
+    fixture_subscribed(&f, h.url);
+    publish_numbers(f.pub, &f.ch, 1, 1, "Subscribed means confirmed");
+    fixture_await(&f, "1 message received", has_received, 1,
+                  "Fanning out: the broadcast channel");
+    const struct consumer_report one = { .received = 1, .first = 1, .last = 1 };
+    fixture_stop(&f, "idle", &one, "A consumer that falls behind", &seen);
     redis_harness_stop(&h);
 }
 END_TEST
@@ -494,49 +508,32 @@ END_TEST
 
 START_TEST(a_killed_connection_is_subscribed_again_and_consumers_get_a_gap_notice)
 {
-    enum { K = 2, CAPACITY = 64 };
-    struct channels ch;
-    make_channels(&ch, "killed");
-    struct subscriber *sub = start_subscriber(test_redis_url(), &ch, CAPACITY, NULL);
-    struct consumer consumers[K];
-    for (int i = 0; i < K; i++)
-        ck_assert_int_eq(consumer_start(&consumers[i], subscriber_messages(sub)), 0);
-    struct watch_receiver *status = subscriber_watch(sub);
-    struct subscriber_status seen;
-    expect_status(status, &(struct wanted){ "subscribed", is_subscribed, 1 },
-                  "Subscribed means confirmed", &seen);
-    struct redis_client *pub = connect_or_fail(test_redis_url());
-    publish_numbers(pub, &ch, 1, 10, "Subscribed means confirmed");
-    expect_status(status, &(struct wanted){ "10 messages received", has_received, 10 },
-                  "Fanning out: the broadcast channel", &seen);
+    struct fixture f;
+    fixture_start(&f, test_redis_url(), "killed", 64, 2, NULL);
+    fixture_subscribed(&f, test_redis_url());
+    publish_numbers(f.pub, &f.ch, 1, 10, "Subscribed means confirmed");
+    fixture_await(&f, "10 messages received", has_received, 10,
+                  "Fanning out: the broadcast channel");
 
     /* Kill exactly the subscriber's connection, by the address it reports. */
-    ck_assert_msg(seen.address[0] != '\0', "expected the status to carry the address");
-    const char *argv[] = { "CLIENT", "KILL", "ADDR", seen.address };
-    const size_t len[] = { 6, 4, 4, strlen(seen.address) };
-    struct redis_result r = redis_client_command(pub, 4, argv, len);
+    ck_assert_msg(f.seen.address[0] != '\0', "expected the status to carry the address");
+    const char *argv[] = { "CLIENT", "KILL", "ADDR", f.seen.address };
+    const size_t len[] = { 6, 4, 4, strlen(f.seen.address) };
+    struct redis_result r = redis_client_command(f.pub, 4, argv, len);
     ck_assert_msg(r.kind == REDIS_RESULT_INTEGER && r.integer == 1,
-                  "CLIENT KILL ADDR %s: %s", seen.address, redis_result_kind_name(r.kind));
-    expect_status(status, &(struct wanted){ "subscribed a second time", is_subscribed, 2 },
-                  "Subscribing again", &seen);
-    publish_numbers(pub, &ch, 11, 20, "Subscribing again");
-    expect_status(status, &(struct wanted){ "20 messages received", has_received, 20 },
-                  "Fanning out: the broadcast channel", &seen);
+                  "CLIENT KILL ADDR %s: %s", f.seen.address, redis_result_kind_name(r.kind));
+    fixture_await(&f, "subscribed a second time", is_subscribed, 2, "Subscribing again");
+    publish_numbers(f.pub, &f.ch, 11, 20, "Subscribing again");
+    fixture_await(&f, "20 messages received", has_received, 20,
+                  "Fanning out: the broadcast channel");
 
     struct subscriber_status last;
-    subscriber_stop(sub, &last);
+    const struct consumer_report want = { .received = 20, .gaps = 1, .first = 1, .last = 20 };
+    fixture_stop(&f, "idle", &want, "Losing the connection: at most once", &last);
     ck_assert_msg(last.gaps == 1 && last.sent == 21,
                   "expected 1 connection lost and 21 values sent (20 messages, 1 gap notice), "
                   "got %u and %" PRIu64 CHAPTER_HINT("Losing the connection: at most once"),
                   last.gaps, last.sent, chapter_doc());
-    const struct consumer_report want = { .received = 20, .gaps = 1, .first = 1, .last = 20 };
-    for (int i = 0; i < K; i++) {
-        expect_consumer_ends(&consumers[i], (size_t)i + 1, "Stopping");
-        expect_report(&consumers[i].report, (size_t)i + 1, &want,
-                      "Losing the connection: at most once");
-    }
-    watch_receiver_drop(status);
-    redis_client_free(pub);
 }
 END_TEST
 
@@ -556,40 +553,30 @@ START_TEST(a_server_restart_reads_subscribed_reconnecting_subscribed_on_the_watc
 {
     struct redis_harness h;
     start_private_server(&h);
-    struct channels ch;
-    make_channels(&ch, "restart");
     FILE *log = tmpfile();
     ck_assert_ptr_nonnull(log);
-    struct subscriber *sub = start_subscriber(h.url, &ch, 16, log);
-    struct consumer consumer;
-    ck_assert_int_eq(consumer_start(&consumer, subscriber_messages(sub)), 0);
-    struct watch_receiver *status = subscriber_watch(sub);
-    struct subscriber_status seen;
-    expect_status(status, &(struct wanted){ "subscribed", is_subscribed, 1 },
-                  "Subscribed means confirmed", &seen);
+    struct fixture f;
+    fixture_start(&f, h.url, "restart", 16, 1, log);
+    fixture_await(&f, "subscribed", is_subscribed, 1, "Subscribed means confirmed");
 
     redis_harness_kill(&h);
     /* The server is down: the subscriber cannot get past reconnecting. */
-    expect_status(status, &(struct wanted){ "reconnecting", is_reconnecting, 0 },
-                  "Losing the connection: at most once", &seen);
-    ck_assert_msg(seen.gaps == 1 && seen.why[0] != '\0' && seen.channels == 0,
+    fixture_await(&f, "reconnecting", is_reconnecting, 0, "Losing the connection: at most once");
+    ck_assert_msg(f.seen.gaps == 1 && f.seen.why[0] != '\0' && f.seen.channels == 0,
                   "expected reconnecting with 1 gap, a reason, and no channel, got %u gaps, "
                   "\"%s\", %zu channels" CHAPTER_HINT("Losing the connection: at most once"),
-                  seen.gaps, seen.why, seen.channels, chapter_doc());
+                  f.seen.gaps, f.seen.why, f.seen.channels, chapter_doc());
 
     char err[1024] = "";
     ck_assert_msg(redis_harness_restart(&h, err, sizeof err) == 0, "restart: %s", err);
-    expect_status(status, &(struct wanted){ "subscribed a second time", is_subscribed, 2 },
-                  "Subscribing again", &seen);
-    struct redis_client *pub = connect_or_fail(h.url);
-    publish_numbers(pub, &ch, 1, 1, "Subscribing again");
-    expect_status(status, &(struct wanted){ "1 message received", has_received, 1 },
-                  "Fanning out: the broadcast channel", &seen);
+    fixture_await(&f, "subscribed a second time", is_subscribed, 2, "Subscribing again");
+    f.pub = connect_or_fail(h.url);
+    publish_numbers(f.pub, &f.ch, 1, 1, "Subscribing again");
+    fixture_await(&f, "1 message received", has_received, 1,
+                  "Fanning out: the broadcast channel");
     struct subscriber_status last;
-    subscriber_stop(sub, &last);
-    expect_consumer_ends(&consumer, 1, "Stopping");
     const struct consumer_report want = { .received = 1, .gaps = 1, .first = 1, .last = 1 };
-    expect_report(&consumer.report, 1, &want, "Losing the connection: at most once");
+    fixture_stop(&f, "idle", &want, "Losing the connection: at most once", &last);
 
     char *text = read_log(log);
     const char *lines[] = { "subscriber: reconnect attempt 1 failed (", "subscriber: reconnected" };
@@ -599,8 +586,6 @@ START_TEST(a_server_restart_reads_subscribed_reconnecting_subscribed_on_the_watc
                       CHAPTER_HINT("Subscribing again"), lines[i], text, chapter_doc());
     free(text);
     fclose(log);
-    watch_receiver_drop(status);
-    redis_client_free(pub);
     redis_harness_stop(&h);
 }
 END_TEST
@@ -609,25 +594,18 @@ START_TEST(stopping_while_reconnecting_to_a_dead_server_ends_everything)
 {
     struct redis_harness h;
     start_private_server(&h);
-    struct channels ch;
-    make_channels(&ch, "dead");
-    struct subscriber *sub = start_subscriber(h.url, &ch, 16, NULL);
-    struct consumer consumer;
-    ck_assert_int_eq(consumer_start(&consumer, subscriber_messages(sub)), 0);
-    struct watch_receiver *status = subscriber_watch(sub);
-    struct subscriber_status seen, last;
-    expect_status(status, &(struct wanted){ "subscribed", is_subscribed, 1 },
-                  "Subscribed means confirmed", &seen);
+    struct fixture f;
+    fixture_start(&f, h.url, "dead", 16, 1, NULL);
+    fixture_await(&f, "subscribed", is_subscribed, 1, "Subscribed means confirmed");
     redis_harness_kill(&h);
-    expect_status(status, &(struct wanted){ "reconnecting", is_reconnecting, 0 },
-                  "Losing the connection: at most once", &seen);
-    expect_stop_returns(sub, "it waits to reconnect to a server that is gone", &last);
+    fixture_await(&f, "reconnecting", is_reconnecting, 0, "Losing the connection: at most once");
+    struct subscriber_status last;
+    const struct consumer_report gap = { .gaps = 1 };
+    fixture_stop(&f, "it waits to reconnect to a server that is gone", &gap,
+                 "Losing the connection: at most once", &last);
     ck_assert_msg(strstr(last.why, "reconnecting") != NULL,
                   "expected the stopped status to say it stopped while reconnecting, got \"%s\""
                   CHAPTER_HINT("Stopping"), last.why, chapter_doc());
-    expect_consumer_ends(&consumer, 1, "Stopping");
-    ck_assert_uint_eq(consumer.report.gaps, 1);
-    watch_receiver_drop(status);
     redis_harness_stop(&h);
 }
 END_TEST
@@ -636,21 +614,17 @@ START_TEST(stopping_does_not_wait_for_a_server_that_stopped_answering)
 {
     struct redis_harness h;
     start_private_server(&h);
-    struct channels ch;
-    make_channels(&ch, "silent");
-    struct subscriber *sub = start_subscriber(h.url, &ch, 16, NULL);
-    struct watch_receiver *status = subscriber_watch(sub);
-    struct subscriber_status seen, last;
-    expect_status(status, &(struct wanted){ "subscribed", is_subscribed, 1 },
-                  "Subscribed means confirmed", &seen);
+    struct fixture f;
+    fixture_start(&f, h.url, "silent", 16, 1, NULL);
+    fixture_await(&f, "subscribed", is_subscribed, 1, "Subscribed means confirmed");
     /* The connection stays up, and nothing will ever arrive on it: the
      * subscriber is waiting to read. */
     ck_assert_int_eq(kill(h.pid, SIGSTOP), 0);
-    expect_stop_returns(sub, "it waits for a message from a server that stopped answering",
-                        &last);
+    struct subscriber_status last;
+    fixture_stop(&f, "it waits for a message from a server that stopped answering", NULL, NULL,
+                 &last);
     kill(h.pid, SIGCONT);
     ck_assert_str_eq(last.why, "told to stop");
-    watch_receiver_drop(status);
     redis_harness_stop(&h);
 }
 END_TEST
@@ -659,33 +633,25 @@ END_TEST
 
 START_TEST(stopping_ends_every_consumer_and_late_readers_see_stopped)
 {
-    enum { K = 3 };
-    struct channels ch;
-    make_channels(&ch, "closing");
-    struct subscriber *sub = start_subscriber(test_redis_url(), &ch, 16, NULL);
-    struct consumer consumers[K];
-    for (int i = 0; i < K; i++)
-        ck_assert_int_eq(consumer_start(&consumers[i], subscriber_messages(sub)), 0);
-    struct watch_receiver *status = subscriber_watch(sub);
-    struct subscriber_status seen, last;
-    expect_status(status, &(struct wanted){ "subscribed", is_subscribed, 1 },
-                  "Subscribed means confirmed", &seen);
-    expect_stop_returns(sub, "idle", &last);
-    for (int i = 0; i < K; i++)
-        expect_consumer_ends(&consumers[i], (size_t)i + 1, "Stopping");
+    struct fixture f;
+    fixture_start(&f, test_redis_url(), "closing", 16, 3, NULL);
+    struct watch_receiver *late = subscriber_watch(f.sub);
+    fixture_await(&f, "subscribed", is_subscribed, 1, "Subscribed means confirmed");
+    struct subscriber_status last, seen;
+    fixture_stop(&f, "idle", NULL, NULL, &last);
 
     /* A reader that looks only now learns why: the last value stays. */
-    watch_borrow(status, &seen);
+    watch_borrow(late, &seen);
     ck_assert_msg(seen.state == SUBSCRIBER_STOPPED && strcmp(seen.why, "told to stop") == 0,
                   "expected a late reader to find stopped (\"told to stop\"), got %s (\"%s\")"
                   CHAPTER_HINT("Stopping"), subscriber_state_name(seen.state), seen.why,
                   chapter_doc());
     /* ...and that nothing will change any more, once it has seen it. */
-    enum chan_status st = watch_changed_timeout(status, BOUND_MS);
+    enum chan_status st = watch_changed_timeout(late, BOUND_MS);
     if (st == CHAN_OK)
-        st = watch_changed_timeout(status, BOUND_MS);
+        st = watch_changed_timeout(late, BOUND_MS);
     ck_assert_int_eq(st, CHAN_CLOSED);
-    watch_receiver_drop(status);
+    watch_receiver_drop(late);
 }
 END_TEST
 
