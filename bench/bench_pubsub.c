@@ -212,7 +212,7 @@ int main(int argc, char **argv)
     for (int rep = 0; rep < opts.reps; rep++) {
         printf("repetition %d/%d: redis-benchmark PUBLISH", rep + 1, opts.reps);
         fflush(stdout);
-        ceiling[rep] = publish_ceiling(messages);
+        ceiling[rep] = publish_ceiling(messages * 4); /* long enough to settle */
         printf(", consumers");
         for (size_t c = 0; c < CASES; c++) {
             char name[8];
