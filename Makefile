@@ -242,7 +242,7 @@ test-08-broken: $(CH08_BROKEN)/test_chapter ## Check that the mpsc suite catches
 
 BENCH_OUT := build/bench
 BENCH_UTIL_OBJ := $(BUILD)/bench/bench_util.o
-BENCH_NAMES := bench_channels bench_redis bench_backpressure
+BENCH_NAMES := bench_channels bench_redis bench_backpressure bench_pubsub
 BENCH_PROGRAMS := $(BENCH_NAMES:%=$(BUILD)/bench/%)
 BENCH_MODE := $(if $(QUICK),quick,full)
 
@@ -262,6 +262,16 @@ bench: bench-build ## Measure the Redis strategies, the ceiling, channels, backp
 
 bench-publish: ## Copy the last `make bench` plots and results table into docs/
 	bench/publish.sh $(BENCH_OUT)
+
+# bench_pubsub measures chapter 09's fan-out: it links the chapter's FINISHED
+# subscriber, consumer, wait and message from solutions/ (never a learner's
+# chapters/), the code the chapter's tests check.
+CH09 := 09-pubsub-fan-out
+$(BUILD)/bench/bench_pubsub.o: CPPFLAGS += -Isolutions/$(CH09)
+$(BUILD)/bench/bench_pubsub: $(BUILD)/bench/bench_pubsub.o $(BENCH_UTIL_OBJ) \
+		$(patsubst %,$(BUILD)/solutions/$(CH09)/%.o,subscriber consumer wait message) $(LIBCOMMON)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(PKG_LIBS_REDIS) -lm -o $@
 
 bench-smoke: bench-build ## A tiny `make bench`: checks the benchmarks work (right answers, CSV, plots), not their speed
 	@build/plain/bin/with-redis --quiet -- bench/run.sh smoke build/bench-smoke > build/bench-smoke.log 2>&1 || \

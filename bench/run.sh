@@ -4,7 +4,7 @@
 #
 #   bench/run.sh full|quick|smoke OUT_DIR
 #
-# Says which machine and Redis the numbers come from, runs the three
+# Says which machine and Redis the numbers come from, runs the four
 # benchmark programs (each writes CSV and a markdown table into OUT_DIR),
 # draws the plots with gnuplot (bench/plots.gp), and gathers everything
 # into OUT_DIR/results.md, the table `make bench-publish` copies into
@@ -48,6 +48,9 @@ echo "== Redis: the ceiling, five strategies, and pipelined with 16 in flight pe
 echo
 echo "== backpressure"
 "$bin/bench_backpressure" $flag --out "$out"
+echo
+echo "== Pub/Sub fan-out (chapter 09): one publisher, 1, 4 and 16 consumers, and redis-benchmark PUBLISH"
+"$bin/bench_pubsub" $flag --out "$out"
 
 echo
 echo "== plots"
@@ -57,7 +60,7 @@ ls "$out"/bench-*.svg "$out"/bench-*.png
 {
     cat "$out/machine.md"
     echo
-    cat "$out/strategies.md" "$out/channels.md" "$out/backpressure.md"
+    cat "$out/strategies.md" "$out/channels.md" "$out/backpressure.md" "$out/pubsub.md"
 } > "$out/results.md"
 echo
 echo "results: $out/results.md, CSV and plots in $out/ ($(( $(date +%s) - started )) s)"

@@ -527,3 +527,247 @@ struct redis_result redis_client_read_reply(struct redis_client *client)
     int saved_errno = errno;
     return reply_to_result(client, reply, saved_errno);
 }
+
+/* ---- Pub/Sub ---------------------------------------------------------------
+ *
+ * The read path in three steps, repeated until a whole reply is there:
+ *   1. a reply already complete in hiredis's buffer is taken from it at
+ *      once (one read(2) often brings several messages);
+ *   2. otherwise poll(2) waits, at most until the deadline, for bytes;
+ *   3. the bytes that arrived are fed to hiredis's parser (redisBufferRead,
+ *      which reads once and cannot block: poll said they are there).
+ * Nothing here waits inside hiredis, so running out of time never leaves the
+ * connection half-read in a way we cannot resume.
+ */
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+
+void redis_push_free(struct redis_push *push)
+{
+    if (push == NULL)
+        return;
+    free(push->channel); /* the payload lives in the same block */
+    *push = (struct redis_push){ .kind = REDIS_PUSH_MESSAGE };
+}
+
+static int push_error(char *err, size_t errlen, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Writes the message to err (when there is one) and returns -1. */
+static int push_error(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err != NULL && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static int push_refuse_broken(const struct redis_client *client, char *err, size_t errlen)
+{
+    return push_error(err, errlen, "connection to %s is broken (earlier error: %s); reconnect",
+                      client->url, client->broken);
+}
+
+/* hiredis failed to read or write the socket: the connection is gone. */
+static int push_connection_lost(struct redis_client *client, char *err, size_t errlen)
+{
+    const char *why = client->ctx->errstr[0] != '\0' ? client->ctx->errstr : "unknown error";
+    mark_broken(client, why);
+    return push_error(err, errlen, "connection lost: %s (talking to %s)", why, client->url);
+}
+
+int redis_client_subscribe(struct redis_client *client, size_t count,
+                           const char *const *channels, const size_t *channel_lens,
+                           char *err, size_t errlen)
+{
+    if (redis_client_is_broken(client))
+        return push_refuse_broken(client, err, errlen);
+    if (count == 0 || count >= INT_MAX)
+        return push_error(err, errlen, "SUBSCRIBE needs at least one channel (got %zu)", count);
+    const char **argv = malloc((count + 1) * sizeof *argv);
+    size_t *lens = malloc((count + 1) * sizeof *lens);
+    int queued = REDIS_ERR;
+    if (argv != NULL && lens != NULL) {
+        argv[0] = "SUBSCRIBE";
+        lens[0] = strlen(argv[0]);
+        for (size_t i = 0; i < count; i++) {
+            argv[i + 1] = channels[i];
+            lens[i + 1] = channel_lens[i];
+        }
+        queued = redisAppendCommandArgv(client->ctx, (int)count + 1, argv, lens);
+    }
+    free(argv);
+    free(lens);
+    if (queued != REDIS_OK) {
+        mark_broken(client, "out of memory while queuing SUBSCRIBE");
+        return push_error(err, errlen, "cannot subscribe on %s: %s", client->url, client->broken);
+    }
+    /* Write it all now: the replies are read by redis_client_read_push,
+     * which never writes. */
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(client->ctx, &done) != REDIS_OK)
+            return push_connection_lost(client, err, errlen);
+    return 0;
+}
+
+static bool is_bulk(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_STRING;
+}
+
+static bool bulk_is(const redisReply *r, const char *text)
+{
+    return is_bulk(r) && r->len == strlen(text) && memcmp(r->str, text, r->len) == 0;
+}
+
+/* Turns one reply of a subscribed connection into *push, and frees it.
+ * RESP2 sends pushes as arrays; hiredis 1.x under RESP3 has a type of its
+ * own for them. */
+static int push_from_reply(struct redis_client *client, redisReply *reply,
+                           struct redis_push *push, char *err, size_t errlen)
+{
+    int rc = -1;
+    bool array = reply->type == REDIS_REPLY_ARRAY;
+#ifdef REDIS_REPLY_PUSH
+    array = array || reply->type == REDIS_REPLY_PUSH;
+#endif
+    const redisReply *kind = array && reply->elements > 0 ? reply->element[0] : NULL;
+    const redisReply *channel = NULL, *last = NULL;
+    if (array && reply->elements == 3) {
+        channel = reply->element[1];
+        last = reply->element[2];
+    }
+    bool message = channel != NULL && bulk_is(kind, "message") && is_bulk(channel) &&
+                   is_bulk(last);
+    bool subscribe = channel != NULL && bulk_is(kind, "subscribe") && is_bulk(channel) &&
+                     last->type == REDIS_REPLY_INTEGER;
+    char quoted[REDIS_QUOTE_BUFSIZE];
+    if (reply->type == REDIS_REPLY_ERROR) {
+        push_error(err, errlen, "Redis answered with an error: %.*s", (int)reply->len, reply->str);
+    } else if (!message && !subscribe) {
+        push_error(err, errlen,
+                   "unexpected reply on a subscribed connection to %s (type %d%s%s): only "
+                   "messages and SUBSCRIBE confirmations are read here", client->url,
+                   reply->type, kind != NULL && is_bulk(kind) ? ", kind " : "",
+                   kind != NULL && is_bulk(kind)
+                       ? redis_quote_bytes(kind->str, kind->len, quoted, sizeof quoted) : "");
+    } else {
+        size_t payload_len = message ? last->len : 0;
+        char *bytes = malloc(channel->len + payload_len + 2);
+        if (bytes == NULL) {
+            push_error(err, errlen, "out of memory while copying a message from %s", client->url);
+        } else {
+            memcpy(bytes, channel->str, channel->len);
+            bytes[channel->len] = '\0';
+            push->channel = bytes;
+            push->channel_len = channel->len;
+            if (message) {
+                push->kind = REDIS_PUSH_MESSAGE;
+                push->payload = bytes + channel->len + 1;
+                memcpy(push->payload, last->str, payload_len);
+                push->payload[payload_len] = '\0';
+                push->payload_len = payload_len;
+            } else {
+                push->kind = REDIS_PUSH_SUBSCRIBE;
+                push->count = last->integer;
+            }
+            rc = 1;
+        }
+    }
+    freeReplyObject(reply);
+    return rc;
+}
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int redis_client_read_push(struct redis_client *client, unsigned timeout_ms,
+                           struct redis_push *push, char *err, size_t errlen)
+{
+    *push = (struct redis_push){ .kind = REDIS_PUSH_MESSAGE };
+    if (redis_client_is_broken(client))
+        return push_refuse_broken(client, err, errlen);
+    /* Send what redis_client_append queued (a PING, say) first. */
+    int written = 0;
+    while (!written)
+        if (redisBufferWrite(client->ctx, &written) != REDIS_OK)
+            return push_connection_lost(client, err, errlen);
+    int64_t deadline = monotonic_ms() + timeout_ms;
+    for (;;) {
+        void *reply = NULL;
+        if (redisGetReplyFromReader(client->ctx, &reply) != REDIS_OK) {
+            mark_broken(client, client->ctx->errstr);
+            return push_error(err, errlen, "unreadable reply from %s: %s", client->url,
+                              client->broken);
+        }
+        if (reply != NULL)
+            return push_from_reply(client, reply, push, err, errlen);
+
+        int64_t left = deadline - monotonic_ms();
+        struct pollfd pfd = { .fd = client->ctx->fd, .events = POLLIN };
+        int ready = poll(&pfd, 1, left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left);
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready < 0) {
+            snprintf(client->broken, sizeof client->broken, "poll: %s", strerror(errno));
+            return push_error(err, errlen, "cannot wait for %s: %s", client->url,
+                              client->broken);
+        }
+        if (ready == 0)
+            return 0; /* nothing yet; what was read so far stays buffered */
+        /* Readable, or closed (POLLHUP / POLLERR): the read tells which. */
+        if (redisBufferRead(client->ctx) != REDIS_OK)
+            return push_connection_lost(client, err, errlen);
+    }
+}
+
+int redis_client_local_address(const struct redis_client *client, char *out, size_t len)
+{
+    struct sockaddr_storage addr;
+    socklen_t addr_len = sizeof addr;
+    char host[INET6_ADDRSTRLEN];
+    unsigned port;
+    const char *form;
+    if (len > 0)
+        out[0] = '\0';
+    if (client->ctx == NULL ||
+        getsockname(client->ctx->fd, (struct sockaddr *)&addr, &addr_len) != 0)
+        return -1;
+    if (addr.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&addr;
+        if (inet_ntop(AF_INET, &in->sin_addr, host, sizeof host) == NULL)
+            return -1;
+        port = ntohs(in->sin_port);
+        form = "%s:%u";
+    } else if (addr.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&addr;
+        if (inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host) == NULL)
+            return -1;
+        port = ntohs(in6->sin6_port);
+        form = "[%s]:%u"; /* as Redis writes an IPv6 address */
+    } else {
+        return -1;
+    }
+    int n = snprintf(out, len, form, host, port);
+    if (n < 0 || (size_t)n >= len) {
+        if (len > 0)
+            out[0] = '\0';
+        return -1;
+    }
+    return 0;
+}

@@ -148,4 +148,76 @@ int redis_client_append(struct redis_client *client, int argc,
                         const char *const *argv, const size_t *argv_len);
 struct redis_result redis_client_read_reply(struct redis_client *client);
 
+/* ---- Pub/Sub: a connection the server pushes messages down ----------------
+ *
+ * After SUBSCRIBE a connection stops answering commands one to one: the
+ * server PUSHES a message down it whenever someone publishes on one of its
+ * channels, and it accepts nothing but (UN)SUBSCRIBE, PING and QUIT.  So it
+ * needs an owner of its own (chapter 09's subscriber thread), and that owner
+ * reads without knowing when the next message comes, if ever.
+ *
+ * Why redis_client_read_push waits with poll(2) rather than relying on the
+ * command timeout: a blocking hiredis read that times out leaves the
+ * connection broken (we no longer know where the byte stream stands), so a
+ * socket timeout cannot say "nothing yet, ask again".  Here the wait happens
+ * BEFORE any byte is read, and bytes are read only once poll says they are
+ * there; a timeout is then an ordinary answer, even half-way through a
+ * message (the bytes read so far stay buffered for the next call), and the
+ * caller gets its thread back at least every timeout_ms - to notice that it
+ * should stop, say.
+ *
+ * Channel names and payloads are bytes: they may hold NULs or CR/LF. */
+
+enum redis_push_kind {
+    REDIS_PUSH_MESSAGE,   /* someone PUBLISHed on `channel`: `payload` */
+    REDIS_PUSH_SUBSCRIBE, /* SUBSCRIBE confirmed for `channel`; `count` is the
+                             number of channels this connection is subscribed
+                             to now */
+};
+
+struct redis_push {
+    enum redis_push_kind kind;
+    char *channel;        /* NUL-terminated as a convenience; use channel_len */
+    size_t channel_len;
+    char *payload;        /* MESSAGE: the bytes published (NUL-terminated as a
+                             convenience; use payload_len).  Otherwise NULL. */
+    size_t payload_len;
+    long long count;      /* SUBSCRIBE only */
+};
+
+/* Frees what the push owns and empties it; safe to call twice. */
+void redis_push_free(struct redis_push *push);
+
+/*
+ * Sends SUBSCRIBE channels[0] ... channels[count-1] (channel_lens[i] bytes
+ * each) and returns without waiting for Redis: the confirmations arrive
+ * through redis_client_read_push as REDIS_PUSH_SUBSCRIBE, one per channel, in
+ * order.  Until they have all arrived the subscription is not in place, and
+ * a message published meanwhile does not reach this connection.
+ * Returns 0, or -1 with a message in err[errlen] (no channel given, or the
+ * connection failed: the client is then broken).
+ */
+int redis_client_subscribe(struct redis_client *client, size_t count,
+                           const char *const *channels, const size_t *channel_lens,
+                           char *err, size_t errlen);
+
+/*
+ * Waits at most timeout_ms (0: do not wait) for the next thing the server
+ * pushes down a subscribed connection, after writing anything queued with
+ * redis_client_append (a PING, say).
+ *    1  *push is filled: free it with redis_push_free.
+ *    0  nothing complete arrived in time; the connection is fine.
+ *   -1  err[errlen] says why.  The connection was lost (or its bytes made no
+ *       sense) when redis_client_is_broken() is true; otherwise Redis
+ *       answered with an error or with a reply this wrapper does not read
+ *       (e.g. "pong"), and the connection is still usable.
+ */
+int redis_client_read_push(struct redis_client *client, unsigned timeout_ms,
+                           struct redis_push *push, char *err, size_t errlen);
+
+/* Writes this connection's own address, as the server sees it on loopback
+ * and as CLIENT LIST and CLIENT KILL ADDR spell it ("127.0.0.1:53211",
+ * "[::1]:53211"), into out[len].  Returns 0, or -1 (and "" in out). */
+int redis_client_local_address(const struct redis_client *client, char *out, size_t len);
+
 #endif

@@ -70,7 +70,9 @@
  *   snip check-api DOC HEADER... exit 1 if DOC does not name every function
  *
  * Marker lines start (after indentation) with `//>`, `//<` or `//|`; they
- * never appear in a starter or a doc block.
+ * never appear in a starter or a doc block.  A pitfall region (`//> pitfall
+ * NAME`, `//| mistake`, `//< pitfall NAME`, see CONTRIBUTING.md) keeps its
+ * right code in both; its `//| ` lines are the mistake a planted copy gets.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -187,9 +189,22 @@ static int cmd_starter(const char *path)
 {
     struct lines l = read_lines(path);
     enum { OUTSIDE, SOLUTION, STARTER } state = OUTSIDE;
+    bool in_pitfall = false;
     for (size_t i = 0; i < l.count; i++) {
         const char *line = l.at[i];
         const char *m;
+        /* A pitfall region (CONTRIBUTING.md) keeps its right code; its
+         * "//| " lines are the planted mistake, never the learner's. */
+        if ((m = marker(line, '>')) && names(m, "pitfall", NULL)) {
+            in_pitfall = true;
+            continue;
+        }
+        if ((m = marker(line, '<')) && names(m, "pitfall", NULL)) {
+            in_pitfall = false;
+            continue;
+        }
+        if (in_pitfall && marker(line, '|'))
+            continue;
         if ((m = marker(line, '>')) && names(m, "exercise", NULL)) {
             if (state != OUTSIDE)
                 die("%s:%zu: an exercise opened inside another", path, i + 1);

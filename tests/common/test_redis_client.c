@@ -634,6 +634,228 @@ START_TEST(every_result_kind_has_its_own_name)
 }
 END_TEST
 
+/* ---- Pub/Sub: subscribing and reading pushed messages ------------------------ */
+
+/* PUBLISH channel payload from `c`; returns how many subscribers got it. */
+static long long publish(struct redis_client *c, const void *channel, size_t channel_len,
+                         const void *payload, size_t payload_len)
+{
+    const char *argv[] = { "PUBLISH", channel, payload };
+    const size_t len[] = { 7, channel_len, payload_len };
+    struct redis_result r = redis_client_command(c, 3, argv, len);
+    ck_assert_msg(r.kind == REDIS_RESULT_INTEGER, "PUBLISH: %s %s",
+                  redis_result_kind_name(r.kind), r.data ? r.data : "");
+    return r.integer;
+}
+
+/* Reads the next push, which must come within 10 s. */
+static void read_push_or_fail(struct redis_client *c, struct redis_push *push)
+{
+    char err[512] = "";
+    int got = redis_client_read_push(c, 10000, push, err, sizeof err);
+    ck_assert_msg(got == 1, "expected a push within 10 s, got %d (%s)", got, err);
+}
+
+static void expect_confirmation(struct redis_client *c, const void *channel, size_t len,
+                                long long count)
+{
+    struct redis_push push;
+    read_push_or_fail(c, &push);
+    ck_assert_int_eq(push.kind, REDIS_PUSH_SUBSCRIBE);
+    ck_assert_uint_eq(push.channel_len, len);
+    ck_assert(memcmp(push.channel, channel, len) == 0);
+    ck_assert_int_eq(push.count, count);
+    ck_assert_ptr_null(push.payload);
+    redis_push_free(&push);
+}
+
+/* A connection subscribed to a channel of the test's own (its confirmation
+ * read), and a second one to publish from. */
+struct pubsub_pair {
+    char channel[128];
+    size_t channel_len;
+    struct redis_client *sub, *pub;
+};
+
+static void pair_open(struct pubsub_pair *p, const char *name)
+{
+    p->channel_len = key_for(p->channel, sizeof p->channel, name);
+    p->sub = connect_shared();
+    const char *channels[] = { p->channel };
+    char err[512] = "";
+    ck_assert_msg(redis_client_subscribe(p->sub, 1, channels, &p->channel_len, err,
+                                         sizeof err) == 0, "%s", err);
+    expect_confirmation(p->sub, p->channel, p->channel_len, 1);
+    p->pub = connect_shared();
+}
+
+static void pair_close(struct pubsub_pair *p)
+{
+    redis_client_free(p->sub);
+    redis_client_free(p->pub);
+}
+
+START_TEST(subscribe_confirms_each_channel_then_messages_arrive_byte_exact)
+{
+    struct redis_client *sub = connect_shared();
+    struct redis_client *pub = connect_shared();
+    char plain[128];
+    size_t plain_len = key_for(plain, sizeof plain, "pubsub_plain");
+    /* A channel name and a payload with NUL, CR/LF and non-UTF-8 bytes. */
+    char binary[160];
+    size_t binary_len = key_for(binary, sizeof binary, "pubsub_bin");
+    memcpy(binary + binary_len, "\0\r\n\xff", 4);
+    binary_len += 4;
+    static const char payload[] = "pay\0load\r\n\x80";
+    const size_t payload_len = sizeof payload - 1;
+
+    const char *channels[] = { plain, binary };
+    const size_t lens[] = { plain_len, binary_len };
+    char err[512] = "";
+    ck_assert_msg(redis_client_subscribe(sub, 2, channels, lens, err, sizeof err) == 0, "%s",
+                  err);
+    expect_confirmation(sub, plain, plain_len, 1);
+    expect_confirmation(sub, binary, binary_len, 2);
+
+    ck_assert_int_eq(publish(pub, binary, binary_len, payload, payload_len), 1);
+    ck_assert_int_eq(publish(pub, plain, plain_len, "", 0), 1);
+    struct redis_push push;
+    read_push_or_fail(sub, &push);
+    ck_assert_int_eq(push.kind, REDIS_PUSH_MESSAGE);
+    ck_assert_uint_eq(push.channel_len, binary_len);
+    ck_assert(memcmp(push.channel, binary, binary_len) == 0);
+    ck_assert_uint_eq(push.payload_len, payload_len);
+    ck_assert(memcmp(push.payload, payload, payload_len) == 0);
+    ck_assert_int_eq(push.payload[payload_len], '\0');
+    redis_push_free(&push);
+    redis_push_free(&push); /* twice is safe */
+    read_push_or_fail(sub, &push);
+    ck_assert_int_eq(push.kind, REDIS_PUSH_MESSAGE);
+    ck_assert_uint_eq(push.payload_len, 0);
+    redis_push_free(&push);
+
+    redis_client_free(sub);
+    redis_client_free(pub);
+}
+END_TEST
+
+START_TEST(a_push_read_gives_up_after_its_timeout_and_the_connection_stays_usable)
+{
+    struct pubsub_pair p;
+    pair_open(&p, "pubsub_timeout");
+
+    struct redis_push push;
+    char err[512] = "";
+    int64_t start = test_now_ms();
+    int got = redis_client_read_push(p.sub, 150, &push, err, sizeof err);
+    int64_t elapsed = test_now_ms() - start;
+    ck_assert_msg(got == 0, "expected 0 (nothing yet), got %d (%s)", got, err);
+    ck_assert_int_ge(elapsed, 140);
+    ck_assert(!redis_client_is_broken(p.sub));
+    ck_assert_int_eq(redis_client_read_push(p.sub, 0, &push, err, sizeof err), 0);
+
+    /* The same connection still delivers. */
+    ck_assert_int_eq(publish(p.pub, p.channel, p.channel_len, "after", 5), 1);
+    read_push_or_fail(p.sub, &push);
+    ck_assert_str_eq(push.payload, "after");
+    redis_push_free(&push);
+
+    pair_close(&p);
+}
+END_TEST
+
+START_TEST(a_large_message_read_in_pieces_between_timeouts_arrives_whole)
+{
+    struct pubsub_pair p;
+    pair_open(&p, "pubsub_large");
+    const size_t size = (size_t)4 << 20;
+    char *payload = malloc(size);
+    ck_assert_ptr_nonnull(payload);
+    for (size_t i = 0; i < size; i++)
+        payload[i] = (char)(i * 31 + i / 7);
+    ck_assert_int_eq(publish(p.pub, p.channel, p.channel_len, payload, size), 1);
+
+    /* Reads that never wait: most find only part of the message, give up,
+     * and leave it buffered for the next. */
+    struct redis_push push;
+    char err[512] = "";
+    int got = 0;
+    long empty = 0;
+    int64_t deadline = test_now_ms() + 10000;
+    while ((got = redis_client_read_push(p.sub, 0, &push, err, sizeof err)) == 0 &&
+           test_now_ms() < deadline)
+        empty++;
+    ck_assert_msg(got == 1, "expected the message within 10 s, got %d (%s) after %ld empty reads",
+                  got, err, empty);
+    ck_assert_uint_eq(push.payload_len, size);
+    ck_assert_msg(memcmp(push.payload, payload, size) == 0, "the 4 MiB payload differs");
+    redis_push_free(&push);
+    free(payload);
+    pair_close(&p);
+}
+END_TEST
+
+START_TEST(a_reply_that_is_not_a_push_is_an_error_and_the_connection_stays_usable)
+{
+    struct pubsub_pair p;
+    pair_open(&p, "pubsub_pong");
+    /* PING on a subscribed connection answers ["pong", ""]: not a message. */
+    const char *ping[] = { "PING" };
+    const size_t ping_len[] = { 4 };
+    ck_assert_int_eq(redis_client_append(p.sub, 1, ping, ping_len), 0);
+    struct redis_push push;
+    char err[512] = "";
+    ck_assert_int_eq(redis_client_read_push(p.sub, 10000, &push, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "\"pong\"") != NULL, "got: %s", err);
+    ck_assert(!redis_client_is_broken(p.sub));
+
+    ck_assert_int_eq(publish(p.pub, p.channel, p.channel_len, "still here", 10), 1);
+    read_push_or_fail(p.sub, &push);
+    ck_assert_str_eq(push.payload, "still here");
+    redis_push_free(&push);
+
+    const char *none[] = { NULL };
+    const size_t none_len[] = { 0 };
+    ck_assert_int_eq(redis_client_subscribe(p.sub, 0, none, none_len, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "at least one channel") != NULL, "got: %s", err);
+    pair_close(&p);
+}
+END_TEST
+
+START_TEST(a_killed_connection_ends_a_push_read_and_breaks_the_client)
+{
+    signal(SIGPIPE, SIG_IGN);
+    struct pubsub_pair p;
+    pair_open(&p, "pubsub_kill");
+
+    /* CLIENT KILL ADDR finds the connection by the address we report. */
+    char addr[64];
+    ck_assert_int_eq(redis_client_local_address(p.sub, addr, sizeof addr), 0);
+    ck_assert_msg(strncmp(addr, "127.0.0.1:", 10) == 0 || addr[0] == '[', "got: %s", addr);
+    const char *argv[] = { "CLIENT", "KILL", "ADDR", addr };
+    const size_t len[] = { 6, 4, 4, strlen(addr) };
+    struct redis_result r = redis_client_command(p.pub, 4, argv, len);
+    ck_assert_msg(r.kind == REDIS_RESULT_INTEGER && r.integer == 1,
+                  "CLIENT KILL ADDR %s: %s %lld", addr, redis_result_kind_name(r.kind), r.integer);
+
+    struct redis_push push;
+    char err[512] = "";
+    ck_assert_int_eq(redis_client_read_push(p.sub, 10000, &push, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "connection lost") != NULL, "got: %s", err);
+    ck_assert(redis_client_is_broken(p.sub));
+
+    /* From now on both calls fail at once. */
+    int64_t start = test_now_ms();
+    ck_assert_int_eq(redis_client_read_push(p.sub, 10000, &push, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "is broken") != NULL, "got: %s", err);
+    const char *channels[] = { p.channel };
+    ck_assert_int_eq(redis_client_subscribe(p.sub, 1, channels, &p.channel_len, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "is broken") != NULL, "got: %s", err);
+    ck_assert_int_lt(test_now_ms() - start, 1000);
+    pair_close(&p);
+}
+END_TEST
+
 Suite *redis_client_suite(void);
 Suite *redis_client_suite(void)
 {
@@ -681,5 +903,14 @@ Suite *redis_client_suite(void)
     tcase_add_test(faults, a_killed_server_breaks_the_client_for_good);
     tcase_add_test(faults, a_reply_slower_than_the_command_timeout_is_an_io_error);
     suite_add_tcase(s, faults);
+
+    TCase *pubsub = tcase_create("pubsub");
+    tcase_set_timeout(pubsub, 30);
+    tcase_add_test(pubsub, subscribe_confirms_each_channel_then_messages_arrive_byte_exact);
+    tcase_add_test(pubsub, a_push_read_gives_up_after_its_timeout_and_the_connection_stays_usable);
+    tcase_add_test(pubsub, a_large_message_read_in_pieces_between_timeouts_arrives_whole);
+    tcase_add_test(pubsub, a_reply_that_is_not_a_push_is_an_error_and_the_connection_stays_usable);
+    tcase_add_test(pubsub, a_killed_connection_ends_a_push_read_and_breaks_the_client);
+    suite_add_tcase(s, pubsub);
     return s;
 }

@@ -1,0 +1,70 @@
+/*
+ * wait.c - wait_for (see wait.h).
+ *
+ * The order of the two steps is the whole point:
+ *   1. look at the latest value AND mark it seen (watch_borrow_and_update);
+ *   2. only if it does not pass, sleep until a newer one (watch_changed).
+ * Marking it seen in the same step as reading it means a send that comes
+ * just after the look is a change watch_changed reports: nothing falls
+ * between the two steps.  Sleeping first would miss a value that already
+ * passes, and wait for a change that may never come.
+ */
+#include "wait.h"
+
+#include <stdint.h>
+#include <stdio.h> /* the starter's message */
+#include <time.h>
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+enum chan_status wait_for(struct watch_receiver *rx, wait_test_fn test, const void *arg,
+                          unsigned timeout_ms, void *value)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    //> snippet wait_for
+    //> exercise 09
+    //> pitfall changed-first
+    for (;;) {
+        watch_borrow_and_update(rx, value);
+        if (test(value, arg))
+            return CHAN_OK;
+        int64_t left = deadline - now_ms();
+        enum chan_status status = watch_changed_timeout(rx, left > 0 ? (unsigned)left : 0);
+        if (status != CHAN_OK)
+            return status; /* CHAN_TIMEOUT, or CHAN_CLOSED: nothing newer will come */
+    }
+    //| mistake
+    //| for (;;) {
+    //|     int64_t left = deadline - now_ms();
+    //|     enum chan_status status = watch_changed_timeout(rx, left > 0 ? (unsigned)left : 0);
+    //|     if (status != CHAN_OK)
+    //|         return status;
+    //|     watch_borrow(rx, value); /* looks only after a change */
+    //|     if (test(value, arg))
+    //|         return CHAN_OK;
+    //| }
+    //< pitfall changed-first
+    //| starter
+    //| // TODO(09): wait until test(value, arg) is true, for at most timeout_ms:
+    //| //   - read the latest value and mark it seen, in one call:
+    //| //     watch_borrow_and_update(rx, value); if test(value, arg) passes,
+    //| //     return CHAN_OK - before any waiting;
+    //| //   - otherwise sleep until a newer value, with the time that is left:
+    //| //     watch_changed_timeout(rx, ms) returns CHAN_OK (look again),
+    //| //     CHAN_TIMEOUT or CHAN_CLOSED (return those).
+    //| (void)rx;
+    //| (void)test;
+    //| (void)arg;
+    //| (void)deadline;
+    //| (void)value;
+    //| fprintf(stderr, "not implemented yet: wait_for (TODO(09) in "
+    //|                 "chapters/09-pubsub-fan-out/wait.c)\n");
+    //| return CHAN_CLOSED;
+    //< exercise 09
+    //< snippet wait_for
+}
