@@ -187,7 +187,7 @@ test-$(call chapter_num,$(1)): $(BUILD)/$$(KIND)/$(1)/test_chapter $(BUILD)/$$(K
 	@$(call chapter_test_env,$$(KIND),$(1)) $(WITH_REDIS) --quiet -- $(BUILD)/$$(KIND)/$(1)/test_chapter
 
 run-$(call chapter_num,$(1)): $(BUILD)/$$(KIND)/$(1)/$(1) $(WITH_REDIS)
-	@$(WITH_REDIS) --reuse -- $(BUILD)/$$(KIND)/$(1)/$(1) $$(ARGS)
+	@$(WITH_REDIS) $$(or $$(RUN_SERVER_$(1)),--reuse) -- $(BUILD)/$$(KIND)/$(1)/$(1) $$(ARGS)
 
 .PHONY: valgrind-$(call chapter_num,$(1))
 valgrind-$(call chapter_num,$(1)):
@@ -234,6 +234,12 @@ test-08-broken: $(CH08_BROKEN)/test_chapter ## Check that the mpsc suite catches
 	echo "test-08-broken: the mpsc suite catches a wait with 'if' instead of 'while':"; \
 	grep -E '^[0-9]+%: Checks' $$log; \
 	grep -E ':[EF]:' $$log | sed -E 's/^[^:]*:[0-9]+:[EF]:[^:]*:([^:]*):[0-9]+: (.*)$$/  failed: \1: \2/'
+
+# ---- Chapter 10: the pool on a Redis Cluster ---------------------------------
+# `make run-10` needs a cluster, not one server: with-redis --cluster starts a
+# throwaway one (three masters) for the run.  The chapter's tests start their
+# own clusters (tests/chapters/test_10.c), so test-10 needs nothing here.
+RUN_SERVER_10-redis-cluster := --cluster
 
 # ---- bench/: benchmarks ------------------------------------------------------
 # Always the plain -O2 build: sanitizers would measure themselves.
