@@ -248,9 +248,12 @@ RUN_SERVER_10-redis-cluster := --cluster
 
 BENCH_OUT := build/bench
 BENCH_UTIL_OBJ := $(BUILD)/bench/bench_util.o
-BENCH_NAMES := bench_channels bench_redis bench_backpressure
+BENCH_NAMES := bench_channels bench_redis bench_backpressure bench_cluster
 BENCH_PROGRAMS := $(BENCH_NAMES:%=$(BUILD)/bench/%)
 BENCH_MODE := $(if $(QUICK),quick,full)
+# bench_cluster runs these two chapter programs as they ship (see its top comment).
+BENCH_CHAPTER_PROGRAMS := build/plain/solutions/07-connection-pool/07-connection-pool \
+	build/plain/solutions/10-redis-cluster/10-redis-cluster
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_UTIL_OBJ) $(LIBCOMMON)
 	@mkdir -p $(@D)
@@ -261,7 +264,8 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_UTIL_OBJ) $(LIBCOMMON)
 # the plain build of the programs.
 bench-build:
 	@scripts/setup.sh bench
-	@$(MAKE) --no-print-directory SAN= $(BENCH_NAMES:%=build/plain/bench/%) build/plain/bin/with-redis
+	@$(MAKE) --no-print-directory SAN= $(BENCH_NAMES:%=build/plain/bench/%) build/plain/bin/with-redis \
+		$(BENCH_CHAPTER_PROGRAMS)
 
 bench: bench-build ## Measure the Redis strategies, the ceiling, channels, backpressure: tables, CSV, plots in build/bench/ (QUICK=1: short)
 	build/plain/bin/with-redis --quiet -- bench/run.sh $(BENCH_MODE) $(BENCH_OUT)

@@ -4,7 +4,7 @@
 #
 #   bench/run.sh full|quick|smoke OUT_DIR
 #
-# Says which machine and Redis the numbers come from, runs the three
+# Says which machine and Redis the numbers come from, runs the four
 # benchmark programs (each writes CSV and a markdown table into OUT_DIR),
 # draws the plots with gnuplot (bench/plots.gp), and gathers everything
 # into OUT_DIR/results.md, the table `make bench-publish` copies into
@@ -50,6 +50,10 @@ echo "== backpressure"
 "$bin/bench_backpressure" $flag --out "$out"
 
 echo
+echo "== the pool on one server and on a Redis Cluster (chapters 07 and 10)"
+"$bin/bench_cluster" $flag --out "$out"
+
+echo
 echo "== plots"
 gnuplot -e "dir='$out'" bench/plots.gp
 ls "$out"/bench-*.svg "$out"/bench-*.png
@@ -57,7 +61,7 @@ ls "$out"/bench-*.svg "$out"/bench-*.png
 {
     cat "$out/machine.md"
     echo
-    cat "$out/strategies.md" "$out/channels.md" "$out/backpressure.md"
+    cat "$out/strategies.md" "$out/channels.md" "$out/backpressure.md" "$out/cluster.md"
 } > "$out/results.md"
 echo
 echo "results: $out/results.md, CSV and plots in $out/ ($(( $(date +%s) - started )) s)"

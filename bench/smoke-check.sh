@@ -25,9 +25,11 @@ check_csv channels.csv "case,unit,reps,median_ns,min_ns,max_ns,sleeps_per_unit,t
 check_csv strategies.csv "strategy,threads,value_bytes,reps,ops_per_s,ops_min,ops_max,p50_us,p99_us,fraction_of_ceiling,avg_batch,sleeps_per_op" 24
 check_csv ceiling.csv "pipeline,value_bytes,reps,set_ops_per_s,get_ops_per_s,mix_ops_per_s,mix_min,mix_max" 6
 check_csv backpressure.csv "queue,commands,reps,peak_rss_kib,rss_min_kib,rss_max_kib,seconds" 2
+# The pool on one server and on a cluster: one row each.
+check_csv cluster.csv "pool,threads,reps,ops_per_s,ops_min,ops_max" 2
 
 # Every measured throughput, time and RSS is a positive number.
-for spec in strategies.csv:5 ceiling.csv:6 channels.csv:4 backpressure.csv:4; do
+for spec in strategies.csv:5 ceiling.csv:6 channels.csv:4 backpressure.csv:4 cluster.csv:4; do
     f="$dir/${spec%:*}"; col=${spec#*:}
     [ -s "$f" ] || continue
     awk -F, -v c="$col" -v f="$f" 'NR > 1 && !($c + 0 > 0) { print "bench-smoke: " f ", row " NR ": column " c " is \"" $c "\", not a positive number"; bad = 1 } END { exit bad }' "$f" >&2 || bad=1
