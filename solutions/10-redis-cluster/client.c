@@ -159,10 +159,12 @@ static bool follow_redirection(struct client_pending *p, struct redis_result *r)
 //|     //     once, after ASKING, and the slot map stays as it is;
 //|     //   - return true once a new attempt is sent, false to hand *r over.
 //|     // Read docs/10-redis-cluster.md, "Following MOVED and ASK".  For now
-//|     // the redirection is handed to the caller as if it were the answer.
+//|     // the caller gets an error instead of the answer.
 //|     (void)p;
-//|     (void)r;
 //|     (void)send_copy;
+//|     redis_result_free(r);
+//|     *r = redis_result_error(REDIS_RESULT_ERROR, "not implemented yet: following MOVED "
+//|                             "and ASK (TODO(10) in chapters/10-redis-cluster/client.c)");
 //|     return false;
 //| }
 //< exercise 10
