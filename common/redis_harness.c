@@ -986,10 +986,12 @@ int redis_cluster_slot_owner(const struct redis_cluster *c, int slot)
     return -1;
 }
 
-/* The owner of `slot`, which must be another running node than `to`. */
-static int migration_source(const struct redis_cluster *c, int slot, size_t to, char *err,
-                            size_t errlen)
+/* The owner of `slot`, which must be another running node than `to`; and
+ * the slot as text, for the commands. */
+static int migration_source(const struct redis_cluster *c, int slot, size_t to,
+                            char slot_text[16], char *err, size_t errlen)
 {
+    snprintf(slot_text, 16, "%d", slot);
     int from = redis_cluster_slot_owner(c, slot);
     if (from < 0 || !node_running(c, to) || (size_t)from == to) {
         snprintf(err, errlen, "cannot move slot %d from node %d to node %zu", slot, from, to);
@@ -1001,11 +1003,10 @@ static int migration_source(const struct redis_cluster *c, int slot, size_t to, 
 int redis_cluster_migration_begin(struct redis_cluster *c, int slot, size_t to, char *err,
                                   size_t errlen)
 {
-    int from = migration_source(c, slot, to, err, errlen);
+    char slot_text[16];
+    int from = migration_source(c, slot, to, slot_text, err, errlen);
     if (from < 0)
         return -1;
-    char slot_text[16];
-    snprintf(slot_text, sizeof slot_text, "%d", slot);
     /* Importing first: by the time the owner starts sending clients to
      * `to` with ASK, `to` accepts them. */
     const char *importing[] = { "CLUSTER", "SETSLOT", slot_text, "IMPORTING", c->ids[from], NULL };
@@ -1019,11 +1020,10 @@ int redis_cluster_migration_begin(struct redis_cluster *c, int slot, size_t to, 
 int redis_cluster_migration_move_keys(struct redis_cluster *c, int slot, size_t to, char *err,
                                       size_t errlen)
 {
-    int from = migration_source(c, slot, to, err, errlen);
+    char slot_text[16], batch[16], port[16];
+    int from = migration_source(c, slot, to, slot_text, err, errlen);
     if (from < 0)
         return -1;
-    char slot_text[16], batch[16], port[16];
-    snprintf(slot_text, sizeof slot_text, "%d", slot);
     snprintf(batch, sizeof batch, "%d", MIGRATE_BATCH);
     snprintf(port, sizeof port, "%d", c->nodes[to].port);
     struct redis_client *client = redis_client_connect(c->nodes[from].url, NULL, err, errlen);
@@ -1071,11 +1071,10 @@ int redis_cluster_migration_move_keys(struct redis_cluster *c, int slot, size_t 
 int redis_cluster_migration_end(struct redis_cluster *c, int slot, size_t to, char *err,
                                 size_t errlen)
 {
-    int from = migration_source(c, slot, to, err, errlen);
+    char slot_text[16];
+    int from = migration_source(c, slot, to, slot_text, err, errlen);
     if (from < 0)
         return -1;
-    char slot_text[16];
-    snprintf(slot_text, sizeof slot_text, "%d", slot);
     const char *argv[] = { "CLUSTER", "SETSLOT", slot_text, "NODE", c->ids[to], NULL };
     /* The new owner first, then the old one (which from then on answers
      * MOVED), then the rest; gossip would tell them too, only later.  A

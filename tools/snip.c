@@ -187,9 +187,23 @@ static int cmd_starter(const char *path)
 {
     struct lines l = read_lines(path);
     enum { OUTSIDE, SOLUTION, STARTER } state = OUTSIDE;
+    bool in_pitfall = false; /* inside a "//> pitfall NAME" region */
     for (size_t i = 0; i < l.count; i++) {
         const char *line = l.at[i];
         const char *m;
+        /* A planted pitfall (CONTRIBUTING.md): its right code stays, as any
+         * other line; "//| mistake" and the mistake's lines are for the
+         * planted copy only, never for the learner's. */
+        if ((m = marker(line, '>')) && names(m, "pitfall", NULL)) {
+            in_pitfall = true;
+            continue;
+        }
+        if ((m = marker(line, '<')) && names(m, "pitfall", NULL)) {
+            in_pitfall = false;
+            continue;
+        }
+        if (in_pitfall && marker(line, '|'))
+            continue;
         if ((m = marker(line, '>')) && names(m, "exercise", NULL)) {
             if (state != OUTSIDE)
                 die("%s:%zu: an exercise opened inside another", path, i + 1);

@@ -109,12 +109,6 @@ static bool is_redirection(const struct redis_result *r)
  *                         ASKING; the map does not change, since the other
  *                         keys of the slot are still where they were.
  */
-    bool moved = false; /* a MOVED reply is handed to the caller as the answer */
-        mistake
-        cluster_moved(p->cluster, slot, node); /* ASK taken for MOVED */
-        mistake
-        send_copy(p, node, false); /* no ASKING: the importing node says MOVED */
-starter
 static bool follow_redirection(struct client_pending *p, struct redis_result *r)
 {
     // TODO(10): follow a MOVED or ASK reply (r->data is "MOVED 866

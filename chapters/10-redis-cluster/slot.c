@@ -21,10 +21,6 @@ uint16_t slot_crc16(const void *bytes, size_t len)
     return crc;
 }
 
-    const char *open = NULL; /* hash tags ignored: the whole key is hashed */
-        mistake
-        if (close != NULL) /* "{}" taken as a tag: hashes the empty string */
-starter
 unsigned key_slot(const void *key, size_t key_len)
 {
     // TODO(10): the slot of the key, as Redis computes it: CRC16 of the
