@@ -99,7 +99,8 @@ void redis_harness_stop_all_on_signal(void);
  *
  * Nodes are numbered masters first (0 .. masters-1), then the replicas of
  * master 0, of master 1, and so on.  A failover promotes a replica; the
- * numbers stay.
+ * numbers stay.  A killed node stays dead: redis_harness_restart on one of
+ * nodes[] would bring back a plain server, not a cluster node.
  */
 #define REDIS_CLUSTER_SLOTS 16384
 #define REDIS_CLUSTER_MAX_NODES 12
