@@ -187,7 +187,7 @@ test-$(call chapter_num,$(1)): $(BUILD)/$$(KIND)/$(1)/test_chapter $(BUILD)/$$(K
 	@$(call chapter_test_env,$$(KIND),$(1)) $(WITH_REDIS) --quiet -- $(BUILD)/$$(KIND)/$(1)/test_chapter
 
 run-$(call chapter_num,$(1)): $(BUILD)/$$(KIND)/$(1)/$(1) $(WITH_REDIS)
-	@$(WITH_REDIS) --reuse -- $(BUILD)/$$(KIND)/$(1)/$(1) $$(ARGS)
+	@$(WITH_REDIS) $$(or $$(RUN_SERVER_$(1)),--reuse) -- $(BUILD)/$$(KIND)/$(1)/$(1) $$(ARGS)
 
 .PHONY: valgrind-$(call chapter_num,$(1))
 valgrind-$(call chapter_num,$(1)):
@@ -235,6 +235,12 @@ test-08-broken: $(CH08_BROKEN)/test_chapter ## Check that the mpsc suite catches
 	grep -E '^[0-9]+%: Checks' $$log; \
 	grep -E ':[EF]:' $$log | sed -E 's/^[^:]*:[0-9]+:[EF]:[^:]*:([^:]*):[0-9]+: (.*)$$/  failed: \1: \2/'
 
+# ---- Chapter 10: the pool on a Redis Cluster ---------------------------------
+# `make run-10` needs a cluster, not one server: with-redis --cluster starts a
+# throwaway one (three masters) for the run.  The chapter's tests start their
+# own clusters (tests/chapters/test_10.c), so test-10 needs nothing here.
+RUN_SERVER_10-redis-cluster := --cluster
+
 # ---- bench/: benchmarks ------------------------------------------------------
 # Always the plain -O2 build: sanitizers would measure themselves.
 # bench/run.sh runs the three programs against one throwaway Redis, then
@@ -242,9 +248,12 @@ test-08-broken: $(CH08_BROKEN)/test_chapter ## Check that the mpsc suite catches
 
 BENCH_OUT := build/bench
 BENCH_UTIL_OBJ := $(BUILD)/bench/bench_util.o
-BENCH_NAMES := bench_channels bench_redis bench_backpressure bench_pubsub
+BENCH_NAMES := bench_channels bench_redis bench_backpressure bench_pubsub bench_cluster
 BENCH_PROGRAMS := $(BENCH_NAMES:%=$(BUILD)/bench/%)
 BENCH_MODE := $(if $(QUICK),quick,full)
+# bench_cluster runs these two chapter programs as they ship (see its top comment).
+BENCH_CHAPTER_PROGRAMS := build/plain/solutions/07-connection-pool/07-connection-pool \
+	build/plain/solutions/10-redis-cluster/10-redis-cluster
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_UTIL_OBJ) $(LIBCOMMON)
 	@mkdir -p $(@D)
@@ -255,7 +264,8 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_UTIL_OBJ) $(LIBCOMMON)
 # the plain build of the programs.
 bench-build:
 	@scripts/setup.sh bench
-	@$(MAKE) --no-print-directory SAN= $(BENCH_NAMES:%=build/plain/bench/%) build/plain/bin/with-redis
+	@$(MAKE) --no-print-directory SAN= $(BENCH_NAMES:%=build/plain/bench/%) build/plain/bin/with-redis \
+		$(BENCH_CHAPTER_PROGRAMS)
 
 bench: bench-build ## Measure the Redis strategies, the ceiling, channels, backpressure: tables, CSV, plots in build/bench/ (QUICK=1: short)
 	build/plain/bin/with-redis --quiet -- bench/run.sh $(BENCH_MODE) $(BENCH_OUT)

@@ -53,6 +53,10 @@ echo "== Pub/Sub fan-out (chapter 09): one publisher, 1, 4 and 16 consumers, and
 "$bin/bench_pubsub" $flag --out "$out"
 
 echo
+echo "== the pool on one server and on a Redis Cluster (chapters 07 and 10)"
+"$bin/bench_cluster" $flag --out "$out"
+
+echo
 echo "== plots"
 gnuplot -e "dir='$out'" bench/plots.gp
 ls "$out"/bench-*.svg "$out"/bench-*.png
@@ -60,7 +64,7 @@ ls "$out"/bench-*.svg "$out"/bench-*.png
 {
     cat "$out/machine.md"
     echo
-    cat "$out/strategies.md" "$out/channels.md" "$out/backpressure.md" "$out/pubsub.md"
+    cat "$out/strategies.md" "$out/channels.md" "$out/backpressure.md" "$out/pubsub.md" "$out/cluster.md"
 } > "$out/results.md"
 echo
 echo "results: $out/results.md, CSV and plots in $out/ ($(( $(date +%s) - started )) s)"

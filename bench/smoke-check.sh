@@ -28,8 +28,11 @@ check_csv backpressure.csv "queue,commands,reps,peak_rss_kib,rss_min_kib,rss_max
 # Pub/Sub fan-out: 1, 4 and 16 consumers.
 check_csv pubsub.csv "consumers,messages,reps,delivered_per_s,delivered_min,delivered_max,deliveries_per_s,publish_ceiling_per_s,fraction_of_ceiling,missed" 3
 
+# The pool on one server and on a cluster: one row each.
+check_csv cluster.csv "pool,threads,reps,ops_per_s,ops_min,ops_max" 2
+
 # Every measured throughput, time and RSS is a positive number.
-for spec in strategies.csv:5 ceiling.csv:6 channels.csv:4 backpressure.csv:4 pubsub.csv:4 pubsub.csv:8; do
+for spec in strategies.csv:5 ceiling.csv:6 channels.csv:4 backpressure.csv:4 pubsub.csv:4 pubsub.csv:8 cluster.csv:4; do
     f="$dir/${spec%:*}"; col=${spec#*:}
     [ -s "$f" ] || continue
     awk -F, -v c="$col" -v f="$f" 'NR > 1 && !($c + 0 > 0) { print "bench-smoke: " f ", row " NR ": column " c " is \"" $c "\", not a positive number"; bad = 1 } END { exit bad }' "$f" >&2 || bad=1

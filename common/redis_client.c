@@ -15,13 +15,18 @@
  */
 #include "redis_client.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include <hiredis/hiredis.h>
 
@@ -290,13 +295,11 @@ static struct redis_result connection_failed(struct redis_client *client, int sa
     return make_message(REDIS_RESULT_IO_ERROR, msg);
 }
 
-/* Consumes `reply` (which may be NULL: see connection_failed). */
-static struct redis_result reply_to_result(struct redis_client *client,
-                                           redisReply *reply, int saved_errno)
+/* A result owning a copy of one reply that is not an array (an array is
+ * reported as an error: redis_client_command_tree keeps arrays).  Leaves
+ * `reply` alone. */
+static struct redis_result copy_reply(const redisReply *reply)
 {
-    if (reply == NULL)
-        return connection_failed(client, saved_errno);
-
     struct redis_result r;
     char msg[128];
     switch (reply->type) {
@@ -326,6 +329,16 @@ static struct redis_result reply_to_result(struct redis_client *client,
         r = make_message(REDIS_RESULT_ERROR, msg);
         break;
     }
+    return r;
+}
+
+/* Consumes `reply` (which may be NULL: see connection_failed). */
+static struct redis_result reply_to_result(struct redis_client *client,
+                                           redisReply *reply, int saved_errno)
+{
+    if (reply == NULL)
+        return connection_failed(client, saved_errno);
+    struct redis_result r = copy_reply(reply);
     freeReplyObject(reply);
     /* Only an allocation failure gets here with IO_ERROR.  The reply is lost,
      * so the caller cannot know what happened: treat it as a broken link. */
@@ -539,12 +552,6 @@ struct redis_result redis_client_read_reply(struct redis_client *client)
  * Nothing here waits inside hiredis, so running out of time never leaves the
  * connection half-read in a way we cannot resume.
  */
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <time.h>
 
 void redis_push_free(struct redis_push *push)
 {
@@ -770,4 +777,73 @@ int redis_client_local_address(const struct redis_client *client, char *out, siz
         return -1;
     }
     return 0;
+}
+
+/* ---- Replies that are arrays ---------------------------------------------- */
+
+/* Copies `reply` into *out, arrays included.  False when memory ran out
+ * (then *out holds what was copied so far, for redis_tree_free). */
+static bool copy_tree(const redisReply *reply, struct redis_tree *out)
+{
+    *out = (struct redis_tree){ .value = { .kind = REDIS_RESULT_NIL } };
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        out->value = copy_reply(reply);
+        return out->value.data != out_of_memory_text;
+    }
+    out->is_array = true;
+    if (reply->elements == 0)
+        return true;
+    out->elements = calloc(reply->elements, sizeof *out->elements);
+    if (out->elements == NULL)
+        return false;
+    for (size_t i = 0; i < reply->elements; i++) {
+        out->count = i + 1; /* what redis_tree_free must free */
+        if (!copy_tree(reply->element[i], &out->elements[i]))
+            return false;
+    }
+    return true;
+}
+
+struct redis_tree redis_client_command_tree(struct redis_client *client, int argc,
+                                            const char *const *argv, const size_t *argv_len)
+{
+    struct redis_tree tree = { .value = { .kind = REDIS_RESULT_NIL } };
+    if (redis_client_is_broken(client)) {
+        tree.value = refuse_broken(client);
+        return tree;
+    }
+    if (argc < 1) {
+        tree.value = make_message(REDIS_RESULT_ERROR, "no command given (argc < 1)");
+        return tree;
+    }
+    errno = 0;
+    redisReply *reply = redisCommandArgv(client->ctx, argc, (const char **)argv, argv_len);
+    int saved_errno = errno;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+        tree.value = reply_to_result(client, reply, saved_errno);
+        return tree;
+    }
+    bool copied = copy_tree(reply, &tree);
+    freeReplyObject(reply);
+    if (!copied) {
+        /* As in reply_to_result: a reply we could not keep leaves the
+         * caller not knowing what happened. */
+        redis_tree_free(&tree);
+        mark_broken(client, out_of_memory_text);
+        tree.value = (struct redis_result){ .kind = REDIS_RESULT_IO_ERROR,
+                                            .data = out_of_memory_text,
+                                            .len = strlen(out_of_memory_text) };
+    }
+    return tree;
+}
+
+void redis_tree_free(struct redis_tree *tree)
+{
+    if (tree == NULL)
+        return;
+    for (size_t i = 0; i < tree->count; i++)
+        redis_tree_free(&tree->elements[i]);
+    free(tree->elements);
+    redis_result_free(&tree->value);
+    *tree = (struct redis_tree){ .value = { .kind = REDIS_RESULT_NIL } };
 }

@@ -219,5 +219,28 @@ int redis_client_read_push(struct redis_client *client, unsigned timeout_ms,
  * and as CLIENT LIST and CLIENT KILL ADDR spell it ("127.0.0.1:53211",
  * "[::1]:53211"), into out[len].  Returns 0, or -1 (and "" in out). */
 int redis_client_local_address(const struct redis_client *client, char *out, size_t len);
+/* ---- Replies that are arrays (CLUSTER SLOTS, CLUSTER GETKEYSINSLOT, MGET)
+ * redis_client_command reports an array reply as an error; this keeps the
+ * whole reply, arrays inside arrays included, as a tree:
+ *
+ *     CLUSTER SLOTS -> array [ array [ 0, 5460, array [ "127.0.0.1", 7000, "id" ] ], ... ]
+ *
+ * A node is either an array of `count` child nodes (`is_array`), or one
+ * value in `value` (any kind of struct redis_result).  When the command
+ * fails, the root is not an array and its value is the ERROR or IO_ERROR. */
+struct redis_tree {
+    bool is_array;
+    size_t count;                /* is_array: how many elements */
+    struct redis_tree *elements; /* is_array: elements[0..count) */
+    struct redis_result value;   /* not is_array: the value */
+};
+
+/* Runs a command, as redis_client_command does, and returns its reply as a
+ * tree.  Free it with redis_tree_free. */
+struct redis_tree redis_client_command_tree(struct redis_client *client, int argc,
+                                            const char *const *argv, const size_t *argv_len);
+
+/* Frees the tree's elements and values and empties it; safe to call twice. */
+void redis_tree_free(struct redis_tree *tree);
 
 #endif

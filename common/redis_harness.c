@@ -52,6 +52,10 @@ enum {
 };
 
 #define LOG_NAME "redis.log"
+/* A cluster node's config file (cluster-config-file), in the node's folder.
+ * Every folder gets the name in the registry, so the signal handler can
+ * remove it without knowing what kind of server the folder belonged to. */
+#define CLUSTER_CONF_NAME "nodes-cluster.conf"
 
 /* ---- Small helpers ------------------------------------------------------- */
 
@@ -189,6 +193,7 @@ struct live_server {
     pid_t pid;            /* 0 once killed: only the folder is left */
     char dir[256];
     char log_path[300];
+    char conf_path[300];  /* a cluster node's config file (may not exist) */
 };
 
 static struct live_server live[MAX_LIVE];
@@ -202,6 +207,8 @@ static struct live_server *registry_add(const struct redis_harness *h)
             live[i].pid = 0;
             snprintf(live[i].dir, sizeof live[i].dir, "%s", h->dir);
             snprintf(live[i].log_path, sizeof live[i].log_path, "%s/" LOG_NAME, h->dir);
+            snprintf(live[i].conf_path, sizeof live[i].conf_path, "%s/" CLUSTER_CONF_NAME,
+                     h->dir);
             atomic_store(&live[i].state, SLOT_LIVE);
             return &live[i];
         }
@@ -248,6 +255,7 @@ static void kill_all_of_ours(void)
             wait_for(s->pid, NULL, 0);
         }
         unlink(s->log_path);
+        unlink(s->conf_path);
         rmdir(s->dir);
         atomic_store(&s->state, SLOT_FREE);
     }
@@ -390,9 +398,10 @@ static int wait_until_ready(const struct redis_harness *h, pid_t pid, const char
 }
 
 /* One attempt on one port: h->port if `port_given`, else a free one the
- * kernel picks. */
+ * kernel picks.  `extra` (NULL, or NULL-terminated) is added to the
+ * server's arguments: a cluster node's settings. */
 static int start_once(struct redis_harness *h, struct live_server *slot, bool port_given,
-                      bool *port_taken, char *err, size_t errlen)
+                      const char *const *extra, bool *port_taken, char *err, size_t errlen)
 {
     *port_taken = false;
     if (!port_given)
@@ -410,11 +419,13 @@ static int start_once(struct redis_harness *h, struct live_server *slot, bool po
 
     /* `--save ""` turns RDB snapshots off, `--appendonly no` the AOF: the
      * data is throwaway, and nothing but the log is written to the folder. */
-    char *const argv[] = {
+    char *argv[48] = {
         "redis-server", "--port", port_text, "--bind", "127.0.0.1",
         "--save", "", "--appendonly", "no", "--dir", h->dir, "--logfile", log_path,
         "--daemonize", "no", "--protected-mode", "yes", NULL,
     };
+    for (size_t n = 17; extra != NULL && *extra != NULL && n + 1 < sizeof argv / sizeof *argv;)
+        argv[n++] = (char *)*extra++; /* execvp takes char *const[]; none is changed */
 
     /* Opened before fork, so failures are reported here, with errno. */
     int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -452,7 +463,14 @@ static int start_once(struct redis_harness *h, struct live_server *slot, bool po
     return 0;
 }
 
-int redis_harness_start(struct redis_harness *h, char *err, size_t errlen)
+/* Settings a cluster node adds, chosen per attempt (its bus port too). */
+struct cluster_node_args;
+static const char *const *cluster_node_args(struct cluster_node_args *a, const char *dir);
+
+/* redis_harness_start, for a plain server (`cluster` NULL) or a cluster
+ * node (see the cluster section at the end). */
+static int start_server(struct redis_harness *h, struct cluster_node_args *cluster, char *err,
+                        size_t errlen)
 {
     char scratch[8];
     if (err == NULL || errlen == 0) {
@@ -490,7 +508,8 @@ int redis_harness_start(struct redis_harness *h, char *err, size_t errlen)
     }
     for (int attempt = 1;; attempt++) {
         bool port_taken;
-        if (start_once(h, slot, false, &port_taken, err, errlen) == 0)
+        const char *const *extra = cluster != NULL ? cluster_node_args(cluster, h->dir) : NULL;
+        if (start_once(h, slot, false, extra, &port_taken, err, errlen) == 0)
             return 0;
         if (!port_taken || attempt == START_ATTEMPTS)
             break;
@@ -499,6 +518,11 @@ int redis_harness_start(struct redis_harness *h, char *err, size_t errlen)
     remove_folder(h->dir);
     memset(h, 0, sizeof *h);
     return -1;
+}
+
+int redis_harness_start(struct redis_harness *h, char *err, size_t errlen)
+{
+    return start_server(h, NULL, err, errlen);
 }
 
 /* ---- Stopping and faults -------------------------------------------------- */
@@ -568,7 +592,7 @@ int redis_harness_restart(struct redis_harness *h, char *err, size_t errlen)
     struct live_server *slot = registry_find(h);
     for (int attempt = 1;; attempt++) {
         bool port_taken;
-        if (start_once(h, slot, true, &port_taken, err, errlen) == 0)
+        if (start_once(h, slot, true, NULL, &port_taken, err, errlen) == 0)
             return 0;
         if (!port_taken || attempt == START_ATTEMPTS)
             return -1;
@@ -600,4 +624,487 @@ void redis_harness_closed_port_url(char *url, size_t len)
      * (Port 1 is the fallback: it is closed on any ordinary machine.) */
     int port = pick_free_port();
     snprintf(url, len, "redis://127.0.0.1:%d", port > 0 ? port : 1);
+}
+
+/* ---- A throwaway Redis Cluster ------------------------------------------------
+ *
+ * Why the nodes are joined by hand (CLUSTER ADDSLOTSRANGE, MEET, REPLICATE)
+ * rather than with `redis-cli --cluster create`: redis-cli checks whether
+ * the nodes agree once a second, so it never takes less than a second or
+ * two more than the nodes need, and it cannot say which node is slow to
+ * agree.  Here every step is a command whose reply we check, and the wait
+ * polls every CLUSTER_POLL_MS.  What cannot be shortened: a master stays
+ * in cluster_state:fail for two seconds after it starts (Redis gives the
+ * cluster a chance to reconfigure a rebooted master before it takes
+ * writes), so every node is started before any is joined, and those two
+ * seconds pass while the others start.
+ */
+
+enum {
+    CLUSTER_NODE_TIMEOUT_MS = 1500,
+    CLUSTER_READY_MS = 30000,   /* start: until every node agrees */
+    CLUSTER_MOVED_MS = 10000,   /* move_slots: until every node agrees again */
+    CLUSTER_POLL_MS = 20,
+    MIGRATE_BATCH = 100,        /* keys per MIGRATE */
+    NO_OWNER = 0xff,
+};
+
+/* The arguments that make a server a cluster node.  The bus port is picked
+ * anew on each attempt, like the port. */
+struct cluster_node_args {
+    int bus_port;
+    char bus_text[16], timeout_text[16], conf[300];
+    const char *argv[28];
+};
+
+static const char *const *cluster_node_args(struct cluster_node_args *a, const char *dir)
+{
+    a->bus_port = pick_free_port();
+    snprintf(a->bus_text, sizeof a->bus_text, "%d", a->bus_port);
+    snprintf(a->timeout_text, sizeof a->timeout_text, "%d", CLUSTER_NODE_TIMEOUT_MS);
+    snprintf(a->conf, sizeof a->conf, "%s/" CLUSTER_CONF_NAME, dir);
+    const char *const args[] = {
+        "--cluster-enabled", "yes",
+        "--cluster-config-file", a->conf,  /* in the folder, removed with it */
+        "--cluster-port", a->bus_text,     /* not port + 10000: free as well */
+        "--cluster-node-timeout", a->timeout_text,
+        /* A dead master without a replica stops only its own slots. */
+        "--cluster-require-full-coverage", "no",
+        /* A replica may take over however long it was cut off. */
+        "--cluster-replica-validity-factor", "0",
+        "--cluster-allow-replica-migration", "no",
+        /* Replication through the socket: no RDB file in the folder. */
+        "--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0",
+        "--repl-diskless-load", "on-empty-db", "--rdb-del-sync-files", "yes",
+        /* CLUSTER SLOTS lists a replica once its replication offset is
+         * above 0, which an idle master's pings to its replicas make it:
+         * every 10 s by default, every second here. */
+        "--repl-ping-replica-period", "1",
+        /* SIGTERM stops a master at once, without waiting for replicas. */
+        "--shutdown-timeout", "0",
+        NULL,
+    };
+    _Static_assert(sizeof args / sizeof *args <= sizeof a->argv / sizeof *a->argv,
+                   "room for the cluster arguments");
+    memcpy(a->argv, args, sizeof args);
+    return a->argv;
+}
+
+/* Runs one command (a NULL-terminated argv of strings) on its own short
+ * connection to `url`, and returns the reply as a tree. */
+static struct redis_tree node_run(const char *url, const char *const *argv)
+{
+    size_t len[128];
+    int argc = 0;
+    for (; argv[argc] != NULL && argc < 128; argc++)
+        len[argc] = strlen(argv[argc]);
+    struct redis_client_options opts = { .connect_timeout_ms = 1000, .command_timeout_ms = 5000 };
+    char why[512];
+    struct redis_client *client = redis_client_connect(url, &opts, why, sizeof why);
+    if (client == NULL)
+        return (struct redis_tree){ .value = redis_result_error(REDIS_RESULT_IO_ERROR, "%s", why) };
+    struct redis_tree reply = redis_client_command_tree(client, argc, argv, len);
+    redis_client_free(client);
+    return reply;
+}
+
+/* node_run, for a reply that must be +OK (or bulk text containing `want`,
+ * when `want` is set).  0, or -1 with the reply in err. */
+static int node_expect(const char *url, const char *const *argv, const char *want, char *err,
+                       size_t errlen)
+{
+    struct redis_tree r = node_run(url, argv);
+    bool ok = !r.is_array &&
+              (want == NULL ? r.value.kind == REDIS_RESULT_OK
+                            : r.value.kind == REDIS_RESULT_VALUE && strstr(r.value.data, want));
+    if (!ok)
+        snprintf(err, errlen, "%s %s on %s gave %s%s%s", argv[0], argv[1], url,
+                 r.is_array ? "an array" : redis_result_kind_name(r.value.kind),
+                 r.value.data != NULL ? ": " : "", r.value.data != NULL ? r.value.data : "");
+    redis_tree_free(&r);
+    return ok ? 0 : -1;
+}
+
+static bool node_running(const struct redis_cluster *c, size_t i)
+{
+    return i < c->node_count && c->nodes[i].pid > 0;
+}
+
+/* Which of our nodes has CLUSTER MYID `id`: an index, or NO_OWNER. */
+static unsigned node_with_id(const struct redis_cluster *c, const char *id, size_t len)
+{
+    for (size_t i = 0; i < c->node_count; i++)
+        if (strlen(c->ids[i]) == len && memcmp(c->ids[i], id, len) == 0)
+            return (unsigned)i;
+    return NO_OWNER;
+}
+
+/* Node i's view of the slot map, from its CLUSTER SLOTS: owners[slot] is a
+ * node index or NO_OWNER.  *replicas_short is set when some range lists
+ * fewer than c->replicas replicas.  False if node i did not answer. */
+static bool read_slot_map(const struct redis_cluster *c, size_t i,
+                          unsigned char owners[REDIS_CLUSTER_SLOTS], bool *replicas_short)
+{
+    memset(owners, NO_OWNER, REDIS_CLUSTER_SLOTS);
+    *replicas_short = false;
+    const char *argv[] = { "CLUSTER", "SLOTS", NULL };
+    struct redis_tree r = node_run(c->nodes[i].url, argv);
+    /* [ [start, end, [host, port, id, ...], replica..., ], ... ] */
+    for (size_t k = 0; r.is_array && k < r.count; k++) {
+        const struct redis_tree *range = &r.elements[k];
+        if (!range->is_array || range->count < 3 || !range->elements[2].is_array ||
+            range->elements[2].count < 3)
+            continue;
+        const struct redis_result *id = &range->elements[2].elements[2].value;
+        long long first = range->elements[0].value.integer;
+        long long last = range->elements[1].value.integer;
+        unsigned owner = id->kind == REDIS_RESULT_VALUE ? node_with_id(c, id->data, id->len)
+                                                        : NO_OWNER;
+        for (long long s = first; s >= 0 && s <= last && s < REDIS_CLUSTER_SLOTS; s++)
+            owners[s] = (unsigned char)owner;
+        if (range->count - 3 < c->replicas)
+            *replicas_short = true;
+    }
+    bool answered = r.is_array;
+    redis_tree_free(&r);
+    return answered;
+}
+
+/* The master that serves `slot` when the cluster starts. */
+static size_t initial_owner(const struct redis_cluster *c, int slot)
+{
+    size_t m = 0;
+    while ((m + 1) * REDIS_CLUSTER_SLOTS / c->masters <= (size_t)slot)
+        m++;
+    return m;
+}
+
+/* Is the cluster in the state the caller waits for?  Every running node
+ * says cluster_state:ok and has the same slot map, every slot served by a
+ * running node; when `as_started`, that map is the initial one and every
+ * replica is linked to its master.  If not, says why. */
+static bool cluster_is_stable(const struct redis_cluster *c, bool as_started, char *why,
+                              size_t whylen)
+{
+    static const char *const info[] = { "CLUSTER", "INFO", NULL };
+    static const char *const replication[] = { "INFO", "replication", NULL };
+    unsigned char first_view[REDIS_CLUSTER_SLOTS], view[REDIS_CLUSTER_SLOTS];
+    bool have_first = false;
+    for (size_t i = 0; i < c->node_count; i++) {
+        if (!node_running(c, i))
+            continue;
+        if (node_expect(c->nodes[i].url, info, "cluster_state:ok", why, whylen) != 0)
+            return false;
+        bool replicas_short;
+        if (!read_slot_map(c, i, have_first ? view : first_view, &replicas_short)) {
+            snprintf(why, whylen, "node %zu does not answer CLUSTER SLOTS", i);
+            return false;
+        }
+        if (as_started && replicas_short) {
+            snprintf(why, whylen, "node %zu does not list every replica yet", i);
+            return false;
+        }
+        if (have_first && memcmp(view, first_view, sizeof view) != 0) {
+            snprintf(why, whylen, "node %zu has another slot map than the first node", i);
+            return false;
+        }
+        have_first = true;
+        if (as_started && i >= c->masters &&
+            node_expect(c->nodes[i].url, replication, "master_link_status:up", why,
+                        whylen) != 0)
+            return false;
+    }
+    for (int s = 0; have_first && s < REDIS_CLUSTER_SLOTS; s++) {
+        unsigned owner = first_view[s];
+        if (owner == NO_OWNER || !node_running(c, owner) ||
+            (as_started && owner != initial_owner(c, s))) {
+            snprintf(why, whylen, "slot %d is served by %s", s,
+                     owner == NO_OWNER ? "no node" : "a node that is not running or not its own");
+            return false;
+        }
+    }
+    if (!have_first)
+        snprintf(why, whylen, "no node is running");
+    return have_first;
+}
+
+static int wait_until(struct redis_cluster *c, bool as_started, unsigned timeout_ms, char *err,
+                      size_t errlen)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    char why[512] = "";
+    while (!cluster_is_stable(c, as_started, why, sizeof why)) {
+        if (now_ms() > deadline) {
+            snprintf(err, errlen, "the cluster did not settle within %u ms: %s", timeout_ms, why);
+            return -1;
+        }
+        sleep_ms(CLUSTER_POLL_MS);
+    }
+    return 0;
+}
+
+int redis_cluster_wait_until_stable(struct redis_cluster *c, unsigned timeout_ms, char *err,
+                                    size_t errlen)
+{
+    return wait_until(c, false, timeout_ms, err, errlen);
+}
+
+/* True once every node lists every other one, handshakes done. */
+static bool every_node_knows_all(const struct redis_cluster *c)
+{
+    static const char *const nodes[] = { "CLUSTER", "NODES", NULL };
+    for (size_t i = 0; i < c->node_count; i++) {
+        struct redis_tree r = node_run(c->nodes[i].url, nodes);
+        size_t lines = 0;
+        bool settled = r.value.kind == REDIS_RESULT_VALUE &&
+                       strstr(r.value.data, "handshake") == NULL &&
+                       strstr(r.value.data, "noaddr") == NULL;
+        for (const char *p = r.value.data; settled && p != NULL && *p != '\0'; lines++) {
+            p = strchr(p, '\n');
+            p = p != NULL ? p + 1 : NULL;
+        }
+        redis_tree_free(&r);
+        if (!settled || lines != c->node_count)
+            return false;
+    }
+    return true;
+}
+
+/* Gives every master its slots, meets every node, makes the replicas. */
+static int join_nodes(struct redis_cluster *c, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < c->node_count; i++) {
+        const char *argv[] = { "CLUSTER", "MYID", NULL };
+        struct redis_tree r = node_run(c->nodes[i].url, argv);
+        bool ok = r.value.kind == REDIS_RESULT_VALUE && r.value.len < sizeof c->ids[i];
+        if (ok)
+            memcpy(c->ids[i], r.value.data, r.value.len + 1);
+        redis_tree_free(&r);
+        if (!ok) {
+            snprintf(err, errlen, "CLUSTER MYID failed on %s", c->nodes[i].url);
+            return -1;
+        }
+    }
+    for (size_t m = 0; m < c->masters; m++) {
+        char first[16], last[16];
+        snprintf(first, sizeof first, "%zu", m * REDIS_CLUSTER_SLOTS / c->masters);
+        snprintf(last, sizeof last, "%zu", (m + 1) * REDIS_CLUSTER_SLOTS / c->masters - 1);
+        const char *argv[] = { "CLUSTER", "ADDSLOTSRANGE", first, last, NULL };
+        if (node_expect(c->nodes[m].url, argv, NULL, err, errlen) != 0)
+            return -1;
+    }
+    for (size_t i = 1; i < c->node_count; i++) {
+        char port[16], bus[16];
+        snprintf(port, sizeof port, "%d", c->nodes[i].port);
+        snprintf(bus, sizeof bus, "%d", c->bus_ports[i]);
+        const char *argv[] = { "CLUSTER", "MEET", "127.0.0.1", port, bus, NULL };
+        if (node_expect(c->nodes[0].url, argv, NULL, err, errlen) != 0)
+            return -1;
+    }
+    int64_t deadline = now_ms() + CLUSTER_READY_MS;
+    while (!every_node_knows_all(c)) {
+        if (now_ms() > deadline) {
+            snprintf(err, errlen, "the nodes did not all meet within %d ms", CLUSTER_READY_MS);
+            return -1;
+        }
+        sleep_ms(CLUSTER_POLL_MS);
+    }
+    for (size_t i = c->masters; i < c->node_count; i++) {
+        const char *argv[] = { "CLUSTER", "REPLICATE", c->ids[(i - c->masters) / c->replicas],
+                               NULL };
+        if (node_expect(c->nodes[i].url, argv, NULL, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int redis_cluster_start(struct redis_cluster *c, size_t masters, size_t replicas, char *err,
+                        size_t errlen)
+{
+    char scratch[8];
+    if (err == NULL || errlen == 0) {
+        err = scratch;
+        errlen = sizeof scratch;
+    }
+    memset(c, 0, sizeof *c);
+    if (masters < 3 || masters * (1 + replicas) > REDIS_CLUSTER_MAX_NODES) {
+        snprintf(err, errlen, "a cluster here has at least 3 masters and at most %d nodes "
+                 "(asked for %zu masters with %zu replicas each)", REDIS_CLUSTER_MAX_NODES,
+                 masters, replicas);
+        return -1;
+    }
+    c->masters = masters;
+    c->replicas = replicas;
+    c->node_count = masters * (1 + replicas);
+    for (size_t i = 0; i < c->node_count; i++) {
+        struct cluster_node_args args;
+        if (start_server(&c->nodes[i], &args, err, errlen) != 0) {
+            redis_cluster_stop(c);
+            return -1;
+        }
+        c->bus_ports[i] = args.bus_port;
+    }
+    snprintf(c->url, sizeof c->url, "%s", c->nodes[0].url);
+    if (join_nodes(c, err, errlen) != 0 ||
+        wait_until(c, true, CLUSTER_READY_MS, err, errlen) != 0) {
+        redis_cluster_stop(c);
+        return -1;
+    }
+    return 0;
+}
+
+void redis_cluster_stop(struct redis_cluster *c)
+{
+    if (c == NULL)
+        return;
+    /* SIGTERM to all first, so they shut down side by side; then
+     * redis_harness_stop waits for each and removes its folder. */
+    for (size_t i = 0; i < c->node_count; i++)
+        if (c->nodes[i].pid > 0 && c->nodes[i].owner == getpid())
+            kill(c->nodes[i].pid, SIGTERM);
+    for (size_t i = 0; i < c->node_count; i++)
+        redis_harness_stop(&c->nodes[i]);
+    c->node_count = 0;
+}
+
+void redis_cluster_kill_node(struct redis_cluster *c, size_t i)
+{
+    if (i < c->node_count)
+        redis_harness_kill(&c->nodes[i]);
+}
+
+int redis_cluster_slot_owner(const struct redis_cluster *c, int slot)
+{
+    if (slot < 0 || slot >= REDIS_CLUSTER_SLOTS)
+        return -1;
+    for (size_t i = 0; i < c->node_count; i++) {
+        unsigned char owners[REDIS_CLUSTER_SLOTS];
+        bool replicas_short;
+        if (node_running(c, i) && read_slot_map(c, i, owners, &replicas_short))
+            return owners[slot] == NO_OWNER ? -1 : owners[slot];
+    }
+    return -1;
+}
+
+/* The owner of `slot`, which must be another running node than `to`; and
+ * the slot as text, for the commands. */
+static int migration_source(const struct redis_cluster *c, int slot, size_t to,
+                            char slot_text[16], char *err, size_t errlen)
+{
+    snprintf(slot_text, 16, "%d", slot);
+    int from = redis_cluster_slot_owner(c, slot);
+    if (from < 0 || !node_running(c, to) || (size_t)from == to) {
+        snprintf(err, errlen, "cannot move slot %d from node %d to node %zu", slot, from, to);
+        return -1;
+    }
+    return from;
+}
+
+int redis_cluster_migration_begin(struct redis_cluster *c, int slot, size_t to, char *err,
+                                  size_t errlen)
+{
+    char slot_text[16];
+    int from = migration_source(c, slot, to, slot_text, err, errlen);
+    if (from < 0)
+        return -1;
+    /* Importing first: by the time the owner starts sending clients to
+     * `to` with ASK, `to` accepts them. */
+    const char *importing[] = { "CLUSTER", "SETSLOT", slot_text, "IMPORTING", c->ids[from], NULL };
+    const char *migrating[] = { "CLUSTER", "SETSLOT", slot_text, "MIGRATING", c->ids[to], NULL };
+    if (node_expect(c->nodes[to].url, importing, NULL, err, errlen) != 0 ||
+        node_expect(c->nodes[from].url, migrating, NULL, err, errlen) != 0)
+        return -1;
+    return 0;
+}
+
+int redis_cluster_migration_move_keys(struct redis_cluster *c, int slot, size_t to, char *err,
+                                      size_t errlen)
+{
+    char slot_text[16], batch[16], port[16];
+    int from = migration_source(c, slot, to, slot_text, err, errlen);
+    if (from < 0)
+        return -1;
+    snprintf(batch, sizeof batch, "%d", MIGRATE_BATCH);
+    snprintf(port, sizeof port, "%d", c->nodes[to].port);
+    struct redis_client *client = redis_client_connect(c->nodes[from].url, NULL, err, errlen);
+    if (client == NULL)
+        return -1;
+    int rc = 0;
+    for (;;) {
+        const char *get[] = { "CLUSTER", "GETKEYSINSLOT", slot_text, batch };
+        const size_t get_len[] = { 7, 13, strlen(slot_text), strlen(batch) };
+        struct redis_tree keys = redis_client_command_tree(client, 4, get, get_len);
+        if (!keys.is_array || keys.count == 0) {
+            if (!keys.is_array) {
+                snprintf(err, errlen, "CLUSTER GETKEYSINSLOT %d: %s", slot,
+                         keys.value.data != NULL ? keys.value.data : "no array");
+                rc = -1;
+            }
+            redis_tree_free(&keys);
+            break;
+        }
+        /* MIGRATE host port "" 0 timeout REPLACE KEYS key... : the keys are
+         * bytes, so every argument goes with its length. */
+        const char *argv[8 + MIGRATE_BATCH] = { "MIGRATE", "127.0.0.1", port, "", "0", "5000",
+                                                "REPLACE", "KEYS" };
+        size_t len[8 + MIGRATE_BATCH] = { 7, 9, strlen(port), 0, 1, 4, 7, 4 };
+        size_t argc = 8;
+        for (size_t k = 0; k < keys.count && k < MIGRATE_BATCH; k++, argc++) {
+            argv[argc] = keys.elements[k].value.data;
+            len[argc] = keys.elements[k].value.len;
+        }
+        struct redis_result r = redis_client_command(client, (int)argc, argv, len);
+        redis_tree_free(&keys);
+        if (r.kind != REDIS_RESULT_OK) {
+            snprintf(err, errlen, "MIGRATE of slot %d to %s: %s", slot, c->nodes[to].url,
+                     r.data != NULL ? r.data : redis_result_kind_name(r.kind));
+            rc = -1;
+        }
+        redis_result_free(&r);
+        if (rc != 0)
+            break;
+    }
+    redis_client_free(client);
+    return rc;
+}
+
+int redis_cluster_migration_end(struct redis_cluster *c, int slot, size_t to, char *err,
+                                size_t errlen)
+{
+    char slot_text[16];
+    int from = migration_source(c, slot, to, slot_text, err, errlen);
+    if (from < 0)
+        return -1;
+    const char *argv[] = { "CLUSTER", "SETSLOT", slot_text, "NODE", c->ids[to], NULL };
+    /* The new owner first, then the old one (which from then on answers
+     * MOVED), then the rest; gossip would tell them too, only later.  A
+     * replica refuses SETSLOT, and learns it from its master. */
+    if (node_expect(c->nodes[to].url, argv, NULL, err, errlen) != 0 ||
+        node_expect(c->nodes[from].url, argv, NULL, err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < c->node_count; i++) {
+        char ignored[256];
+        if (node_running(c, i) && i != to && i != (size_t)from)
+            node_expect(c->nodes[i].url, argv, NULL, ignored, sizeof ignored);
+    }
+    return 0;
+}
+
+int redis_cluster_move_slots(struct redis_cluster *c, int first, int last, size_t to,
+                             char *err, size_t errlen)
+{
+    char scratch[8];
+    if (err == NULL || errlen == 0) {
+        err = scratch;
+        errlen = sizeof scratch;
+    }
+    for (int slot = first; slot <= last; slot++) {
+        if (redis_cluster_slot_owner(c, slot) == (int)to)
+            continue; /* already there */
+        if (redis_cluster_migration_begin(c, slot, to, err, errlen) != 0 ||
+            redis_cluster_migration_move_keys(c, slot, to, err, errlen) != 0 ||
+            redis_cluster_migration_end(c, slot, to, err, errlen) != 0)
+            return -1;
+    }
+    return wait_until(c, false, CLUSTER_MOVED_MS, err, errlen);
 }

@@ -79,4 +79,85 @@ void redis_harness_closed_port_url(char *url, size_t len);
  * a signal that is ignored (nohup, `cmd &`) stays ignored. */
 void redis_harness_stop_all_on_signal(void);
 
+/* ---- A throwaway Redis Cluster --------------------------------------------
+ *
+ * redis_cluster_start starts `masters` (at least 3) master nodes and
+ * `replicas` replicas of each, every one a harness server as above (its own
+ * free port and folder, no persistence, the same guarantees of being
+ * stopped) with cluster mode on: a free cluster bus port of its own
+ * (`cluster-port`, Redis 7) and its cluster config file inside its folder.
+ * The nodes are joined with CLUSTER ADDSLOTSRANGE, CLUSTER MEET and CLUSTER
+ * REPLICATE, the 16384 slots split evenly over the masters in order
+ * (master 0 gets 0-5460 of three), and the start returns once every node's
+ * CLUSTER INFO says cluster_state:ok, every node's CLUSTER SLOTS gives the
+ * same slot map, and every replica's link to its master is up.
+ *
+ * Settings that matter to a test: cluster-node-timeout is short (1500 ms),
+ * so a killed master is failed over within a few seconds; and
+ * cluster-require-full-coverage is off, so when a master without a replica
+ * dies only ITS slots stop being served, not the whole cluster's.
+ *
+ * Nodes are numbered masters first (0 .. masters-1), then the replicas of
+ * master 0, of master 1, and so on.  A failover promotes a replica; the
+ * numbers stay.  A killed node stays dead: redis_harness_restart on one of
+ * nodes[] would bring back a plain server, not a cluster node.
+ */
+#define REDIS_CLUSTER_SLOTS 16384
+#define REDIS_CLUSTER_MAX_NODES 12
+
+struct redis_cluster {
+    size_t masters;         /* as started */
+    size_t replicas;        /* per master, as started */
+    size_t node_count;      /* masters * (1 + replicas) */
+    struct redis_harness nodes[REDIS_CLUSTER_MAX_NODES];
+    int bus_ports[REDIS_CLUSTER_MAX_NODES];
+    char ids[REDIS_CLUSTER_MAX_NODES][48]; /* each node's CLUSTER MYID */
+    char url[64];           /* node 0's: any node is a way in */
+};
+
+/* Starts and joins the cluster and waits (at most 30 s) until it is ready
+ * as described above.  Returns 0, or -1 with a message in err[errlen] and
+ * nothing left running. */
+int redis_cluster_start(struct redis_cluster *c, size_t masters, size_t replicas,
+                        char *err, size_t errlen);
+
+/* Stops every node and removes its folder; safe to call twice.  Outside
+ * the process that started it, it only forgets this copy. */
+void redis_cluster_stop(struct redis_cluster *c);
+
+/* SIGKILL for node i, as a crash.  The other nodes notice after
+ * cluster-node-timeout; a replica of it then takes over its slots. */
+void redis_cluster_kill_node(struct redis_cluster *c, size_t i);
+
+/* Waits (at most `timeout_ms`) until every node still running says
+ * cluster_state:ok and all of them map every slot to the same running
+ * master: after a failover, say.  Returns 0, or -1 with what was still
+ * wrong in err[errlen]. */
+int redis_cluster_wait_until_stable(struct redis_cluster *c, unsigned timeout_ms, char *err,
+                                    size_t errlen);
+
+/* The node (an index into nodes[]) that serves `slot`, as a running node's
+ * CLUSTER SLOTS says; -1 if none does or no node answers. */
+int redis_cluster_slot_owner(const struct redis_cluster *c, int slot);
+
+/* Moves the slots first..last, with their keys, to master `to`, one slot
+ * at a time, the way `redis-cli --cluster reshard` does: the three steps
+ * below.  Returns 0, or -1 with a message. */
+int redis_cluster_move_slots(struct redis_cluster *c, int first, int last, size_t to,
+                             char *err, size_t errlen);
+
+/* The steps of moving one slot, for a test that wants to stop between them:
+ *   begin      CLUSTER SETSLOT IMPORTING on `to`, MIGRATING on the owner.
+ *              From now on the owner answers a command for a key it does
+ *              not have (any more) with -ASK slot host:port of `to`.
+ *   move_keys  MIGRATE every key the owner still has in the slot to `to`.
+ *   end        CLUSTER SETSLOT NODE on every master: `to` owns the slot,
+ *              and the old owner answers -MOVED slot host:port. */
+int redis_cluster_migration_begin(struct redis_cluster *c, int slot, size_t to, char *err,
+                                  size_t errlen);
+int redis_cluster_migration_move_keys(struct redis_cluster *c, int slot, size_t to, char *err,
+                                      size_t errlen);
+int redis_cluster_migration_end(struct redis_cluster *c, int slot, size_t to, char *err,
+                                size_t errlen);
+
 #endif

@@ -33,6 +33,19 @@ fi
 stray=$(pgrep -f 'redis-server 127.0.0.1' 2>/dev/null | wc -l)
 [ "$stray" -gt 0 ] && note "$stray redis-server process(es) on 127.0.0.1 are running (tests stop theirs; check with: pgrep -a redis-server)"
 
+echo "Redis Cluster (chapter 10)"
+# The harness gives each node a bus port of its own (cluster-port) and its
+# slots with CLUSTER ADDSLOTSRANGE: both came with Redis 7.0.
+if command -v redis-server >/dev/null 2>&1; then
+    major=$(redis-server --version | sed -n 's/.* v=\([0-9]*\)\..*/\1/p')
+    if [ "${major:-0}" -ge 7 ]; then
+        ok "redis-server ${major}.x can run the throwaway clusters of make run-10 and make test-10"
+    else
+        bad "redis-server ${major:-?}.x is too old for chapter 10's clusters (cluster-port and CLUSTER ADDSLOTSRANGE need 7.0)" \
+            "install Redis 7 or later (Debian 12 and Ubuntu 24.04 have it: make setup)"
+    fi
+fi
+
 echo "Sanitizers and valgrind"
 tmp=$(mktemp -d)
 printf 'int main(void){return 0;}\n' > "$tmp/t.c"

@@ -878,8 +878,10 @@ static void normalise_command(const char *in, char *out, size_t out_len)
  * A "$ command" shown right above an output block must run what that block
  * runs, or the reader types one thing and the check proves another.  A make
  * command is dry-run and the program it would start found after its last
- * " -- " (with-redis's separator); any other command is taken after its
- * " -- " if it has one.  Returns false, with a message, on a mismatch.
+ * " -- " (with-redis's separator); any other command, and the output
+ * block's own command (`with-redis --cluster -- PROGRAM` for a program that
+ * needs a cluster), is taken after its " -- " if it has one.  Returns
+ * false, with a message, on a mismatch.
  */
 static bool shown_command_matches(const char *doc, size_t shown_line, const char *shown,
                                   const char *output_cmd)
@@ -905,6 +907,9 @@ static bool shown_command_matches(const char *doc, size_t shown_line, const char
         if (sep != NULL)
             rest = sep + 4;
     }
+    const char *output_sep = strstr(output_cmd, " -- ");
+    if (output_sep != NULL)
+        output_cmd = output_sep + 4;
     char a[4096], b[4096];
     normalise_command(rest, a, sizeof a);
     normalise_command(output_cmd, b, sizeof b);

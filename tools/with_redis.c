@@ -1,7 +1,7 @@
 /*
  * with_redis.c - runs a command with a Redis server at $REDIS_URL.
  *
- *     with-redis [--reuse] [--quiet] -- COMMAND [ARGS...]
+ *     with-redis [--reuse | --cluster] [--quiet] -- COMMAND [ARGS...]
  *
  * `make test` runs the test binaries through this tool, so tests never
  * depend on a Redis that happens to be running, and two test runs at once
@@ -12,6 +12,9 @@
  *
  * --reuse   use the Redis at $REDIS_URL (default redis://127.0.0.1:6379) if
  *           one answers PING within 300 ms; start a throwaway one otherwise.
+ * --cluster start a throwaway Redis Cluster of three masters instead
+ *           (common/redis_harness.h: redis_cluster_start) and set
+ *           REDIS_URL to one of its nodes; always a new one.
  * --quiet   do not say which server is used.
  *
  * Ctrl-C (SIGINT), SIGTERM and SIGHUP are passed on to the command; the
@@ -47,11 +50,13 @@ static void pass_signal_on(int sig)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: with-redis [--reuse] [--quiet] -- COMMAND [ARGS...]\n"
+            "usage: with-redis [--reuse | --cluster] [--quiet] -- COMMAND [ARGS...]\n"
             "Runs COMMAND with REDIS_URL set to a throwaway redis-server, stopped\n"
             "when COMMAND ends.\n"
             "  --reuse  use the Redis at $REDIS_URL (default " REDIS_DEFAULT_URL ")\n"
             "           if it answers PING; start a throwaway one otherwise\n"
+            "  --cluster  start a throwaway Redis Cluster (3 masters) instead; REDIS_URL\n"
+            "           is one of its nodes\n"
             "  --quiet  do not say which server is used\n");
 }
 
@@ -103,13 +108,36 @@ static int run_command(char **argv)
     return WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_TOOL_FAILED;
 }
 
+/* --cluster: the same, with a throwaway cluster instead of one server. */
+static int run_with_cluster(char **command, bool quiet)
+{
+    static struct redis_cluster cluster; /* large: not on the stack */
+    char err[1024];
+    if (redis_cluster_start(&cluster, 3, 0, err, sizeof err) != 0) {
+        fprintf(stderr, "with-redis: could not start a throwaway Redis Cluster: %s\n", err);
+        return EXIT_TOOL_FAILED;
+    }
+    if (!quiet)
+        fprintf(stderr, "with-redis: started a throwaway Redis Cluster of 3 masters; REDIS_URL=%s "
+                "(stopped when the command ends)\n", cluster.url);
+    int status = EXIT_TOOL_FAILED;
+    if (setenv("REDIS_URL", cluster.url, 1) != 0)
+        fprintf(stderr, "with-redis: setenv: %s\n", strerror(errno));
+    else
+        status = got_signal != 0 ? 128 + got_signal : run_command(command);
+    redis_cluster_stop(&cluster);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
-    bool reuse = false, quiet = false;
+    bool reuse = false, quiet = false, cluster = false;
     int i = 1;
     for (; i < argc; i++) {
         if (strcmp(argv[i], "--reuse") == 0) {
             reuse = true;
+        } else if (strcmp(argv[i], "--cluster") == 0) {
+            cluster = true;
         } else if (strcmp(argv[i], "--quiet") == 0) {
             quiet = true;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -139,6 +167,13 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+
+    if (cluster && reuse) {
+        fprintf(stderr, "with-redis: --cluster always starts a new cluster; drop --reuse\n");
+        return 2;
+    }
+    if (cluster)
+        return run_with_cluster(command, quiet);
 
     struct redis_harness server = { 0 };
     const char *url = redis_url_from_env();

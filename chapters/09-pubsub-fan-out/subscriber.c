@@ -46,7 +46,7 @@ struct subscriber {
 const char *subscriber_state_name(enum subscriber_state state)
 {
     static const char *const names[] = { "connecting", "subscribed", "reconnecting", "stopped" };
-    return (unsigned)state < 4 ? names[state] : "unknown";
+    return (unsigned)state < sizeof names / sizeof names[0] ? names[state] : "unknown";
 }
 
 static void log_event(const struct subscriber *s, const char *fmt, ...)

@@ -856,6 +856,98 @@ START_TEST(a_killed_connection_ends_a_push_read_and_breaks_the_client)
 }
 END_TEST
 
+/* ---- Replies that are arrays, as trees ------------------------------------- */
+
+static struct redis_tree tree3(struct redis_client *c, const char *a, const char *b,
+                               const void *arg, size_t arg_len)
+{
+    const char *argv[] = { a, b, arg };
+    const size_t len[] = { strlen(a), strlen(b), arg_len };
+    return redis_client_command_tree(c, 3, argv, len);
+}
+
+START_TEST(a_nested_array_reply_comes_back_as_a_tree)
+{
+    struct redis_client *c = connect_shared();
+    /* A script returns exactly the shape we ask for: [7, ["a", "b\0c"], "last"]. */
+    const char *script = "return {7, {'a', 'b\\0c'}, 'last'}";
+    const char *argv[] = { "EVAL", script, "0" };
+    const size_t len[] = { 4, strlen(script), 1 };
+    struct redis_tree t = redis_client_command_tree(c, 3, argv, len);
+    ck_assert_msg(t.is_array && t.count == 3, "expected an array of 3, got %s (%zu)",
+                  t.is_array ? "an array" : redis_result_kind_name(t.value.kind), t.count);
+    ck_assert(!t.elements[0].is_array);
+    ck_assert_int_eq(t.elements[0].value.kind, REDIS_RESULT_INTEGER);
+    ck_assert_int_eq(t.elements[0].value.integer, 7);
+    const struct redis_tree *inner = &t.elements[1];
+    ck_assert(inner->is_array && inner->count == 2);
+    ck_assert_int_eq(inner->elements[0].value.kind, REDIS_RESULT_VALUE);
+    ck_assert_str_eq(inner->elements[0].value.data, "a");
+    /* Binary-safe: the NUL inside is kept, and counted. */
+    ck_assert_uint_eq(inner->elements[1].value.len, 3);
+    ck_assert(memcmp(inner->elements[1].value.data, "b\0c", 3) == 0);
+    ck_assert_str_eq(t.elements[2].value.data, "last");
+    redis_tree_free(&t);
+    ck_assert(!t.is_array && t.count == 0 && t.elements == NULL);
+    redis_tree_free(&t); /* twice is harmless */
+    redis_client_free(c);
+}
+END_TEST
+
+START_TEST(an_empty_array_a_single_value_and_an_error_are_trees_too)
+{
+    struct redis_client *c = connect_shared();
+    char key[96];
+    size_t key_len = key_for(key, sizeof key, "tree");
+    forget(c, key, key_len);
+
+    struct redis_tree t = tree3(c, "LRANGE", key, "0", 1);
+    /* LRANGE key 0 needs a stop index: Redis says so with an error. */
+    ck_assert_msg(!t.is_array && t.value.kind == REDIS_RESULT_ERROR,
+                  "expected an ERROR for a wrong number of arguments, got %s",
+                  t.is_array ? "an array" : redis_result_kind_name(t.value.kind));
+    redis_tree_free(&t);
+
+    const char *lrange[] = { "LRANGE", key, "0", "-1" };
+    const size_t lrange_len[] = { 6, key_len, 1, 2 };
+    t = redis_client_command_tree(c, 4, lrange, lrange_len);
+    ck_assert_msg(t.is_array && t.count == 0 && t.elements == NULL,
+                  "expected an empty array for a missing list");
+    redis_tree_free(&t);
+
+    t = tree3(c, "SET", key, "v", 1);
+    ck_assert(!t.is_array && t.value.kind == REDIS_RESULT_OK);
+    redis_tree_free(&t);
+    const char *get[] = { "GET", key };
+    const size_t get_len[] = { 3, key_len };
+    t = redis_client_command_tree(c, 2, get, get_len);
+    ck_assert(!t.is_array && t.value.kind == REDIS_RESULT_VALUE);
+    ck_assert_str_eq(t.value.data, "v");
+    redis_tree_free(&t);
+    forget(c, key, key_len);
+    redis_client_free(c);
+}
+END_TEST
+
+START_TEST(a_tree_command_on_a_dead_server_is_an_io_error)
+{
+    signal(SIGPIPE, SIG_IGN);
+    struct redis_harness h;
+    char err[512];
+    ck_assert_msg(redis_harness_start(&h, err, sizeof err) == 0, "%s", err);
+    struct redis_client *c = connect_to(h.url, NULL);
+    redis_harness_kill(&h);
+    const char *argv[] = { "CLUSTER", "SLOTS" };
+    const size_t len[] = { 7, 5 };
+    struct redis_tree t = redis_client_command_tree(c, 2, argv, len);
+    ck_assert(!t.is_array && t.value.kind == REDIS_RESULT_IO_ERROR);
+    redis_tree_free(&t);
+    ck_assert(redis_client_is_broken(c));
+    redis_client_free(c);
+    redis_harness_stop(&h);
+}
+END_TEST
+
 Suite *redis_client_suite(void);
 Suite *redis_client_suite(void)
 {
@@ -881,6 +973,13 @@ Suite *redis_client_suite(void)
     tcase_add_test(errors, an_unknown_command_is_an_error_with_redis_text);
     tcase_add_test(errors, an_array_reply_is_an_error_naming_the_type);
     suite_add_tcase(s, errors);
+
+    TCase *arrays = tcase_create("arrays");
+    tcase_set_timeout(arrays, 30);
+    tcase_add_test(arrays, a_nested_array_reply_comes_back_as_a_tree);
+    tcase_add_test(arrays, an_empty_array_a_single_value_and_an_error_are_trees_too);
+    tcase_add_test(arrays, a_tree_command_on_a_dead_server_is_an_io_error);
+    suite_add_tcase(s, arrays);
 
     TCase *urls = tcase_create("urls");
     tcase_add_test(urls, url_parsing_accepts_the_documented_forms);

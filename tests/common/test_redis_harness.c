@@ -615,6 +615,244 @@ START_TEST(a_signal_stops_every_server_and_removes_its_folder)
 }
 END_TEST
 
+/* ---- A throwaway Redis Cluster --------------------------------------------------- */
+
+static void start_cluster(struct redis_cluster *c, size_t masters, size_t replicas)
+{
+    char err[1024] = "";
+    ck_assert_msg(redis_cluster_start(c, masters, replicas, err, sizeof err) == 0,
+                  "redis_cluster_start(%zu, %zu): %s", masters, replicas, err);
+}
+
+/* One command on a connection of its own; the reply as a tree (to free). */
+static struct redis_tree run_on(const char *url, const char *const *argv, int argc)
+{
+    size_t len[8];
+    for (int i = 0; i < argc; i++)
+        len[i] = strlen(argv[i]);
+    struct redis_client *c = redis_client_connect(url, NULL, NULL, 0);
+    ck_assert_msg(c != NULL, "cannot connect to %s", url);
+    struct redis_tree t = redis_client_command_tree(c, argc, argv, len);
+    redis_client_free(c);
+    return t;
+}
+
+/* The text of a reply that is one value ("" otherwise), into out. */
+static const char *reply_text(const char *url, const char *const *argv, int argc, char *out,
+                              size_t size)
+{
+    struct redis_tree t = run_on(url, argv, argc);
+    snprintf(out, size, "%s", !t.is_array && t.value.data != NULL ? t.value.data : "");
+    redis_tree_free(&t);
+    return out;
+}
+
+/* A key whose slot node `node` serves (CLUSTER KEYSLOT asks Redis). */
+static void key_served_by(const struct redis_cluster *c, size_t node, char *key, size_t size)
+{
+    for (int i = 0; i < 100000; i++) {
+        snprintf(key, size, "harness:%d", i);
+        const char *argv[] = { "CLUSTER", "KEYSLOT", key };
+        struct redis_tree t = run_on(c->url, argv, 3);
+        long long slot = t.value.integer;
+        redis_tree_free(&t);
+        if (redis_cluster_slot_owner(c, (int)slot) == (int)node)
+            return;
+    }
+    ck_abort_msg("no key found on node %zu", node);
+}
+
+START_TEST(a_cluster_starts_agreed_on_its_slots_and_stops_leaving_nothing)
+{
+    struct redis_cluster c;
+    start_cluster(&c, 3, 0);
+    ck_assert_uint_eq(c.node_count, 3);
+    ck_assert_str_eq(c.url, c.nodes[0].url);
+    char text[4096];
+    for (size_t i = 0; i < c.node_count; i++) {
+        const char *info[] = { "CLUSTER", "INFO" };
+        ck_assert_msg(strstr(reply_text(c.nodes[i].url, info, 2, text, sizeof text),
+                             "cluster_state:ok") != NULL, "node %zu: %s", i, text);
+        /* Its own bus port, and its config file in its own folder. */
+        ck_assert_int_gt(c.bus_ports[i], 0);
+        for (size_t j = 0; j < c.node_count; j++)
+            ck_assert(c.bus_ports[i] != c.nodes[j].port && (i == j || c.bus_ports[i] != c.bus_ports[j]));
+        char conf[512];
+        snprintf(conf, sizeof conf, "%s/nodes-cluster.conf", c.nodes[i].dir);
+        struct stat st;
+        ck_assert_msg(stat(conf, &st) == 0, "expected %s to exist", conf);
+    }
+    /* The slots split evenly, in order. */
+    ck_assert_int_eq(redis_cluster_slot_owner(&c, 0), 0);
+    ck_assert_int_eq(redis_cluster_slot_owner(&c, 5460), 0);
+    ck_assert_int_eq(redis_cluster_slot_owner(&c, 5461), 1);
+    ck_assert_int_eq(redis_cluster_slot_owner(&c, 16383), 2);
+    ck_assert_int_eq(redis_cluster_slot_owner(&c, 16384), -1);
+    /* A key sent to a node that does not serve its slot is redirected. */
+    char key[64], reply[256];
+    key_served_by(&c, 1, key, sizeof key);
+    const char *set[] = { "SET", key, "v" };
+    ck_assert_msg(strncmp(reply_text(c.nodes[0].url, set, 3, reply, sizeof reply), "MOVED ", 6) == 0,
+                  "expected MOVED from node 0, got %s", reply);
+    ck_assert_str_eq(reply_text(c.nodes[1].url, set, 3, reply, sizeof reply), "OK");
+
+    pid_t pids[REDIS_CLUSTER_MAX_NODES];
+    char dirs[REDIS_CLUSTER_MAX_NODES][256];
+    for (size_t i = 0; i < c.node_count; i++) {
+        pids[i] = c.nodes[i].pid;
+        memcpy(dirs[i], c.nodes[i].dir, sizeof dirs[i]);
+    }
+    size_t n = c.node_count;
+    redis_cluster_stop(&c);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_msg(process_is_gone(pids[i]), "node %zu (pid %ld) still runs", i, (long)pids[i]);
+        ck_assert_msg(!folder_exists(dirs[i]), "node %zu left %s", i, dirs[i]);
+    }
+    redis_cluster_stop(&c); /* twice is harmless */
+}
+END_TEST
+
+START_TEST(a_killed_master_without_replica_stops_only_its_own_slots)
+{
+    signal(SIGPIPE, SIG_IGN);
+    struct redis_cluster c;
+    start_cluster(&c, 3, 0);
+    char on_1[64], reply[4096];
+    key_served_by(&c, 1, on_1, sizeof on_1);
+    redis_cluster_kill_node(&c, 0);
+    ck_assert_int_eq(c.nodes[0].pid, 0);
+    /* Wait for node 1 to see node 0 as failed (after cluster-node-timeout). */
+    const char *nodes[] = { "CLUSTER", "NODES" };
+    int64_t deadline = test_now_ms() + 20000;
+    char dead_id[64];
+    snprintf(dead_id, sizeof dead_id, "%s ", c.ids[0]);
+    for (;;) {
+        reply_text(c.nodes[1].url, nodes, 2, reply, sizeof reply);
+        const char *line = strstr(reply, dead_id);
+        if (line != NULL && strstr(line, ",fail") != NULL && strstr(line, ",fail") < strchr(line, '\n'))
+            break;
+        ck_assert_msg(test_now_ms() < deadline, "node 1 never marked node 0 failed:\n%s", reply);
+        test_sleep_ms(20);
+    }
+    /* The cluster still serves the slots of the masters that live. */
+    const char *info[] = { "CLUSTER", "INFO" };
+    ck_assert_msg(strstr(reply_text(c.nodes[1].url, info, 2, reply, sizeof reply),
+                         "cluster_state:ok") != NULL, "%s", reply);
+    const char *set[] = { "SET", on_1, "still served" };
+    ck_assert_str_eq(reply_text(c.nodes[1].url, set, 3, reply, sizeof reply), "OK");
+    /* And the dead one's slots are nobody's yet: waiting for agreement fails. */
+    char err[512] = "";
+    ck_assert_int_eq(redis_cluster_wait_until_stable(&c, 200, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "not running") != NULL, "got: %s", err);
+    redis_cluster_stop(&c);
+}
+END_TEST
+
+START_TEST(a_killed_master_is_replaced_by_its_replica)
+{
+    signal(SIGPIPE, SIG_IGN);
+    struct redis_cluster c;
+    start_cluster(&c, 3, 1);
+    ck_assert_uint_eq(c.node_count, 6);
+    char text[4096];
+    const char *role[] = { "ROLE" };
+    for (size_t i = 3; i < 6; i++) {
+        struct redis_tree t = run_on(c.nodes[i].url, role, 1);
+        ck_assert(t.is_array && t.count >= 3);
+        ck_assert_str_eq(t.elements[0].value.data, "slave");
+        /* Node 3 replicates master 0, node 4 master 1, node 5 master 2. */
+        ck_assert_int_eq((int)t.elements[2].value.integer, c.nodes[i - 3].port);
+        redis_tree_free(&t);
+    }
+    redis_cluster_kill_node(&c, 0);
+    char err[1024] = "";
+    ck_assert_msg(redis_cluster_wait_until_stable(&c, 20000, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(redis_cluster_slot_owner(&c, 0), 3);
+    ck_assert_int_eq(redis_cluster_slot_owner(&c, 5461), 1);
+    const char *info[] = { "CLUSTER", "INFO" };
+    ck_assert(strstr(reply_text(c.nodes[3].url, info, 2, text, sizeof text), "cluster_state:ok"));
+    redis_cluster_stop(&c);
+}
+END_TEST
+
+START_TEST(moving_a_slot_sends_ask_during_and_moved_after)
+{
+    struct redis_cluster c;
+    start_cluster(&c, 3, 0);
+    char key[64], reply[256], err[1024] = "";
+    key_served_by(&c, 0, key, sizeof key);
+    const char *keyslot[] = { "CLUSTER", "KEYSLOT", key };
+    struct redis_tree t = run_on(c.url, keyslot, 3);
+    int slot = (int)t.value.integer;
+    redis_tree_free(&t);
+    const char *set[] = { "SET", key, "moving" };
+    const char *get[] = { "GET", key };
+    ck_assert_str_eq(reply_text(c.nodes[0].url, set, 3, reply, sizeof reply), "OK");
+
+    ck_assert_msg(redis_cluster_migration_begin(&c, slot, 2, err, sizeof err) == 0, "%s", err);
+    /* Still on node 0: it answers. */
+    ck_assert_str_eq(reply_text(c.nodes[0].url, get, 2, reply, sizeof reply), "moving");
+    ck_assert_msg(redis_cluster_migration_move_keys(&c, slot, 2, err, sizeof err) == 0, "%s", err);
+    char expected[96];
+    snprintf(expected, sizeof expected, "ASK %d 127.0.0.1:%d", slot, c.nodes[2].port);
+    ck_assert_str_eq(reply_text(c.nodes[0].url, get, 2, reply, sizeof reply), expected);
+    ck_assert_int_eq(redis_cluster_slot_owner(&c, slot), 0); /* ASK changes no owner */
+
+    ck_assert_msg(redis_cluster_migration_end(&c, slot, 2, err, sizeof err) == 0, "%s", err);
+    snprintf(expected, sizeof expected, "MOVED %d 127.0.0.1:%d", slot, c.nodes[2].port);
+    ck_assert_str_eq(reply_text(c.nodes[0].url, get, 2, reply, sizeof reply), expected);
+    ck_assert_str_eq(reply_text(c.nodes[2].url, get, 2, reply, sizeof reply), "moving");
+
+    /* A whole range, in one call, back to node 0; every node agrees after. */
+    ck_assert_msg(redis_cluster_move_slots(&c, slot - 2, slot, 0, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(redis_cluster_slot_owner(&c, slot), 0);
+    ck_assert_str_eq(reply_text(c.nodes[0].url, get, 2, reply, sizeof reply), "moving");
+    ck_assert_int_eq(redis_cluster_move_slots(&c, slot, slot, 7, err, sizeof err), -1);
+    redis_cluster_stop(&c);
+}
+END_TEST
+
+START_TEST(a_signal_stops_every_cluster_node_and_removes_its_files)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        close(fds[0]);
+        setpgid(0, 0); /* as in a_signal_stops_every_server_and_removes_its_folder */
+        redis_harness_stop_all_on_signal();
+        struct redis_cluster c;
+        bool started = redis_cluster_start(&c, 3, 0, NULL, 0) == 0;
+        for (size_t i = 0; i < 3; i++)
+            write_report(fds[1], &c.nodes[i], started);
+        raise(SIGINT);
+        _exit(4);
+    }
+    close(fds[1]);
+    struct report nodes[3];
+    for (size_t i = 0; i < 3; i++)
+        nodes[i] = read_report(fds[0]);
+    close(fds[0]);
+    int status = wait_for_child(child);
+    bool all_gone = true, no_folder = true;
+    for (size_t i = 0; i < 3; i++) {
+        all_gone = all_gone && process_is_gone(nodes[i].pid);
+        no_folder = no_folder && !folder_exists(nodes[i].dir);
+        if (!process_is_gone(nodes[i].pid))
+            kill(nodes[i].pid, SIGKILL);
+        char conf[512];
+        snprintf(conf, sizeof conf, "%s/nodes-cluster.conf", nodes[i].dir);
+        unlink(conf);
+        remove_server_folder(nodes[i].dir);
+    }
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT, "status %#x",
+                  (unsigned)status);
+    ck_assert_msg(all_gone, "a cluster node survived the signal");
+    ck_assert_msg(no_folder, "a cluster node's folder (config file and log) survived the signal");
+}
+END_TEST
+
 Suite *redis_harness_suite(void);
 Suite *redis_harness_suite(void)
 {
@@ -655,5 +893,14 @@ Suite *redis_harness_suite(void)
 #endif
     tcase_add_test(owner, a_signal_stops_every_server_and_removes_its_folder);
     suite_add_tcase(s, owner);
+
+    TCase *cluster = tcase_create("cluster");
+    tcase_set_timeout(cluster, 60);
+    tcase_add_test(cluster, a_cluster_starts_agreed_on_its_slots_and_stops_leaving_nothing);
+    tcase_add_test(cluster, a_killed_master_without_replica_stops_only_its_own_slots);
+    tcase_add_test(cluster, a_killed_master_is_replaced_by_its_replica);
+    tcase_add_test(cluster, moving_a_slot_sends_ask_during_and_moved_after);
+    tcase_add_test(cluster, a_signal_stops_every_cluster_node_and_removes_its_files);
+    suite_add_tcase(s, cluster);
     return s;
 }
