@@ -284,14 +284,14 @@ ifneq ($(CASE),)
 endif
 
 .PHONY: test
-test: test-code test-starters test-08-broken check-generated docs-check docs-drift-test bench-smoke site-test ## Run every test (installs what is missing first)
+test: test-code test-starters test-08-broken check-generated docs-check docs-drift-test bench-smoke site-test test-secrets ## Run every test (installs what is missing first)
 
 .PHONY: test-code
 test-code: test-common test-solutions ## The code's tests only: common/ and every solution (what SAN= runs use)
 
 .PHONY: test-common
 test-common: $(TEST_COMMON) $(WITH_REDIS) ## Run common/'s tests (SUITE=mpsc, CASE=... to narrow)
-	$(WITH_REDIS) -- $(TEST_COMMON)
+	WITH_REDIS_PROGRAM=$(WITH_REDIS) $(WITH_REDIS) -- $(TEST_COMMON)
 
 # Every chapter's tests against its finished code.  The chapter 01 test
 # also needs the TSan build of its program, whatever SAN this run uses.
@@ -397,9 +397,21 @@ run: ## Run the finished program (chapter 07's solution); starts a Redis if none
 progress: $(WITH_REDIS) ## Show which chapters your code in chapters/ passes, and what to read next
 	@scripts/progress.sh "$(BUILD)" $(CHAPTERS)
 
+# doctor reports what a learner's `make test-NN` builds and runs with: the
+# DOCTOR_TEST_* values below.  >>> A change to the build `make test-NN` uses
+# by default (its SAN) must change them too, so that doctor says the truth.
 .PHONY: doctor
 doctor: ## Check this machine: tools, packages, Redis, sanitizers; says what to fix
-	@scripts/doctor.sh
+	@DOCTOR_TEST_BUILD='$(BUILD)' DOCTOR_TEST_SAN='$(SAN)' DOCTOR_HIREDIS='$(HIREDIS)' \
+		scripts/doctor.sh '$(WITH_REDIS)'
+
+# A password in REDIS_URL is never printed and never on a command line:
+# `make run` and `make doctor` against a server that has one.
+.PHONY: test-secrets
+test-secrets: ## Check that make run and make doctor never show a REDIS_URL password, in output or in any argv
+	@scripts/setup.sh strace
+	@$(MAKE) --no-print-directory SAN= HIREDIS= build/plain/bin/with-redis build/plain/solutions/07-connection-pool/07-connection-pool >/dev/null
+	@build/plain/bin/with-redis --quiet -- tests/scripts/test_secrets.sh
 
 .PHONY: watch
 watch: ## Re-run a chapter's tests whenever you save (make watch CH=02)
@@ -416,7 +428,8 @@ valgrind: ## Run common/'s and the solutions' tests under valgrind (plain build)
 	@scripts/setup.sh valgrind
 	@$(MAKE) --no-print-directory SAN= build/plain/tests/test_common build/plain/bin/with-redis \
 		$(foreach ch,$(filter-out 01-%,$(CHAPTERS)),build/plain/solutions/$(ch)/test_chapter build/plain/solutions/$(ch)/$(ch))
-	CK_FORK=no TEST_STRESS_SCALE=10 build/plain/bin/with-redis -- $(VALGRIND) build/plain/tests/test_common
+	CK_FORK=no TEST_STRESS_SCALE=10 WITH_REDIS_PROGRAM=build/plain/bin/with-redis \
+		build/plain/bin/with-redis -- $(VALGRIND) build/plain/tests/test_common
 	@# Chapter 01 is racy on purpose and is left out.
 	@for ch in $(filter-out 01-%,$(CHAPTERS)); do \
 		echo "== valgrind: chapter $$ch =="; \
