@@ -11,7 +11,8 @@
  * (redisCommandArgv), never built with printf-style formatting: a key may
  * contain spaces, CR/LF or NUL bytes and still arrives intact.
  *
- * Only API that hiredis 0.14 (Debian 12) and 1.x share is used.
+ * Only API that hiredis 0.14 (Debian 12) and 1.x (Debian 13, Ubuntu 24.04)
+ * share is used; `make test-code HIREDIS=1.2` runs the tests against 1.2.
  *
  * A `struct redis_client` is NOT thread-safe, exactly like the redisContext
  * inside it.  Chapter 01 shows what happens when two threads share one;

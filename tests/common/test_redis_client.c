@@ -9,6 +9,7 @@
  */
 #include <check.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -740,6 +741,38 @@ START_TEST(a_server_that_stopped_answering_fails_the_connect_within_the_connect_
 }
 END_TEST
 
+/* ---- Which hiredis --------------------------------------------------------------- */
+
+#ifndef HIREDIS_EXPECTED
+#define HIREDIS_EXPECTED "(not set: build with the Makefile)"
+#define HIREDIS_STATIC 0
+#endif
+
+START_TEST(the_tests_run_on_the_hiredis_the_build_chose)
+{
+    /* HIREDIS_EXPECTED is what the Makefile chose: the system's hiredis
+     * (pkg-config's version), or the one HIREDIS=1.2 built in build/. */
+    ck_assert_msg(strcmp(redis_client_hiredis_version(), HIREDIS_EXPECTED) == 0,
+                  "compiled against hiredis %s, but the build chose %s",
+                  redis_client_hiredis_version(), HIREDIS_EXPECTED);
+#ifdef __linux__
+    /* And the library is that one too: the system's is a shared library,
+     * the built one is linked in statically, so it must not be loaded. */
+    FILE *maps = fopen("/proc/self/maps", "r");
+    ck_assert_ptr_nonnull(maps);
+    char line[1024];
+    bool shared_loaded = false;
+    while (fgets(line, sizeof line, maps) != NULL)
+        shared_loaded = shared_loaded || strstr(line, "libhiredis.so") != NULL;
+    fclose(maps);
+    ck_assert_msg(shared_loaded == !HIREDIS_STATIC,
+                  "expected the %s hiredis, but libhiredis.so is %sloaded",
+                  HIREDIS_STATIC ? "built-in (static)" : "system's (shared)",
+                  shared_loaded ? "" : "not ");
+#endif
+}
+END_TEST
+
 /* ---- Pipelining and results ------------------------------------------------------ */
 
 START_TEST(pipelined_commands_get_their_replies_in_order)
@@ -888,6 +921,7 @@ Suite *redis_client_suite(void)
     tcase_add_test(connect, a_percent_escape_in_the_password_is_decoded_before_auth);
     tcase_add_test(connect, a_name_in_the_options_names_the_connection);
     tcase_add_test(connect, an_ipv6_address_in_brackets_reaches_a_server_there);
+    tcase_add_test(connect, the_tests_run_on_the_hiredis_the_build_chose);
     suite_add_tcase(s, connect);
 
     TCase *faults = tcase_create("faults");
