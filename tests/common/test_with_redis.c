@@ -193,7 +193,7 @@ START_TEST(reuse_starts_a_throwaway_server_only_when_nothing_is_there)
     ck_assert_int_eq(redis_harness_thaw(&h), 0);
     redis_harness_stop(&h);
     ck_assert_msg(r.exit_code == 0 && strcmp(r.out, "other-url\n") == 0 &&
-                      strstr(r.err, "(no answer within 300 ms); started a throwaway") != NULL,
+                      strstr(r.err, "(no answer within 1000 ms); started a throwaway") != NULL,
                   "expected a throwaway server when the server does not answer; with-redis "
                   "%s, stdout %s stderr %s", program_run_outcome(&r, outcome, sizeof outcome),
                   r.out, r.err);
