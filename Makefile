@@ -2,8 +2,8 @@
 #
 # Everything is built out of tree under build/<variant>/, where the variant
 # is `plain`, or the sanitizer chosen with SAN=address (ASan+UBSan) or
-# SAN=thread (TSan).  Each variant has its own folder, so switching between
-# them never needs `make clean`.
+# SAN=thread (TSan), with `-hiredis1.2` added for HIREDIS=1.2.  Each variant
+# has its own folder, so switching between them never needs `make clean`.
 #
 # `make help` lists the targets.  Targets that need system packages (hiredis,
 # Check, redis-server) run scripts/setup.sh first, which installs what is
@@ -28,7 +28,31 @@ else
   $(error SAN must be empty, 'address' or 'thread' (got '$(SAN)'))
 endif
 
+# HIREDIS=1.2: build hiredis 1.2.0 (Debian 13 and Ubuntu 24.04 ship the 1.x
+# generation; Debian 12 ships 0.14) from Debian's source package into
+# build/hiredis-1.2.0/ (scripts/hiredis-source.sh), and compile and link
+# everything against it instead of the system's hiredis, in variant
+# folders of its own.  Its headers - adapters included - and its library
+# always come from that one folder.
+HIREDIS ?=
+ifeq ($(HIREDIS),)
+  HIREDIS_SUFFIX :=
+  HIREDIS_LIB :=
+else ifeq ($(HIREDIS),1.2)
+  HIREDIS_VERSION := 1.2.0
+  HIREDIS_SUFFIX := -hiredis1.2
+  HIREDIS_PREFIX := build/hiredis-$(HIREDIS_VERSION)
+  HIREDIS_LIB := $(HIREDIS_PREFIX)/lib/libhiredis.a
+else
+  $(error HIREDIS must be empty (the system's hiredis) or 1.2 (got '$(HIREDIS)'))
+endif
+
+VARIANT := $(VARIANT)$(HIREDIS_SUFFIX)
 BUILD := build/$(VARIANT)
+# The plain and TSan variants that go with this hiredis, for the targets
+# that need those whatever SAN says (valgrind; chapter 01's race proof).
+PLAIN_BUILD := build/plain$(HIREDIS_SUFFIX)
+TSAN_BUILD := build/thread$(HIREDIS_SUFFIX)
 CC ?= cc
 OPT ?= -O2
 WARNINGS := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -39,12 +63,24 @@ ifeq ($(CI),true)
 endif
 # pkg-config is asked when a recipe runs (recursive `=`), i.e. after the
 # setup step has had a chance to install the packages.
-PKG_CFLAGS = $(shell pkg-config --cflags hiredis check 2>/dev/null)
-PKG_LIBS_REDIS = $(shell pkg-config --libs hiredis 2>/dev/null)
+ifeq ($(HIREDIS),)
+  HIREDIS_CFLAGS = $(shell pkg-config --cflags hiredis 2>/dev/null)
+  PKG_LIBS_REDIS = $(shell pkg-config --libs hiredis 2>/dev/null)
+  HIREDIS_EXPECTED = $(shell pkg-config --modversion hiredis 2>/dev/null)
+else
+  # Both spellings, <hiredis/hiredis.h> and <hiredis.h>, as pkg-config gives
+  # them for the system's; the library by its path, so the linker cannot
+  # pick the system's instead.
+  HIREDIS_CFLAGS := -I$(HIREDIS_PREFIX)/include -I$(HIREDIS_PREFIX)/include/hiredis
+  PKG_LIBS_REDIS := $(HIREDIS_LIB)
+  HIREDIS_EXPECTED := $(HIREDIS_VERSION)
+endif
+PKG_CFLAGS = $(HIREDIS_CFLAGS) $(shell pkg-config --cflags check 2>/dev/null)
 PKG_LIBS_CHECK = $(shell pkg-config --libs check 2>/dev/null)
 
 CFLAGS := -std=c11 $(WARNINGS) -g $(OPT) -D_POSIX_C_SOURCE=200809L -pthread $(SAN_FLAGS) $(EXTRA_CFLAGS)
-CPPFLAGS := -Icommon -MMD -MP
+BASE_CPPFLAGS := -Icommon -MMD -MP
+CPPFLAGS := $(BASE_CPPFLAGS)
 LDFLAGS := -pthread $(SAN_FLAGS)
 
 # Runtime options for the sanitizers: stop at the first report and make the
@@ -61,6 +97,13 @@ $(SETUP_STAMP): scripts/setup.sh
 	@scripts/setup.sh
 	@mkdir -p $(@D) && touch $@
 
+# HIREDIS=1.2's hiredis: fetched, built and installed once, shared by every
+# variant that uses it.
+ifneq ($(HIREDIS),)
+$(HIREDIS_LIB): scripts/hiredis-source.sh
+	@scripts/hiredis-source.sh $(HIREDIS_VERSION) $(HIREDIS_PREFIX)
+endif
+
 .PHONY: setup
 setup: ## Install missing system packages (hiredis, Check, Redis); says what it installs
 	@scripts/setup.sh
@@ -74,7 +117,7 @@ LIBCOMMON := $(BUILD)/libcommon.a
 
 # Every object: common/ and the object's own folder on the include path,
 # so a chapter's files find each other's headers.
-$(BUILD)/%.o: %.c | $(SETUP_STAMP)
+$(BUILD)/%.o: %.c | $(SETUP_STAMP) $(HIREDIS_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -I$(<D) -Itests/support $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
@@ -95,6 +138,11 @@ $(WITH_REDIS): $(BUILD)/tools/with_redis.o $(LIBCOMMON)
 TEST_SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/support/*.c))
 TEST_COMMON_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/common/*.c))
 TEST_COMMON := $(BUILD)/tests/test_common
+
+# The hiredis test checks that the tests run on the hiredis this build chose
+# (recursive `=`: pkg-config is asked after setup has installed it).
+$(BUILD)/tests/common/test_redis_client.o: CPPFLAGS = $(BASE_CPPFLAGS) \
+	-DHIREDIS_EXPECTED='"$(HIREDIS_EXPECTED)"' -DHIREDIS_STATIC=$(if $(HIREDIS),1,0)
 
 $(TEST_COMMON): $(TEST_COMMON_OBJ) $(TEST_SUPPORT_OBJ) $(LIBCOMMON)
 	@mkdir -p $(@D)
@@ -132,7 +180,7 @@ build/starters/%: solutions/% $(SNIP)
 	@mkdir -p $(@D)
 	$(SNIP) starter $< > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/starters/%.o: build/starters/%.c | $(SETUP_STAMP)
+$(BUILD)/starters/%.o: build/starters/%.c | $(SETUP_STAMP) $(HIREDIS_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -I$(<D) -Itests/support $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
@@ -146,7 +194,7 @@ $(BUILD)/$(1)/$(3)/$(3): $$($(1)_$(3)_OBJ) $(LIBCOMMON)
 	@mkdir -p $$(@D)
 	$(CC) $(LDFLAGS) $$(filter %.o %.a,$$^) $$(PKG_LIBS_REDIS) -o $$@
 
-$(BUILD)/$(1)/$(3)/test_chapter.o: tests/chapters/test_$(call chapter_num,$(3)).c $$($(1)_$(3)_HDR) | $(SETUP_STAMP)
+$(BUILD)/$(1)/$(3)/test_chapter.o: tests/chapters/test_$(call chapter_num,$(3)).c $$($(1)_$(3)_HDR) | $(SETUP_STAMP) $(HIREDIS_LIB)
 	@mkdir -p $$(@D)
 	$(CC) $(CPPFLAGS) -I$(2)/$(3) -Itests/support $(CFLAGS) $$(PKG_CFLAGS) -c $$< -o $$@
 
@@ -169,12 +217,12 @@ KIND := $(if $(SOLUTION),solutions,chapters)
 # a learner would), a TSan build of it (chapter 01 proves the race), and
 # which text to point the learner at when something fails.
 chapter_test_env = CHAPTER_PROGRAM=$(BUILD)/$(1)/$(2)/$(2) \
-	CHAPTER_TSAN_PROGRAM=build/thread/$(1)/$(2)/$(2) \
+	CHAPTER_TSAN_PROGRAM=$(TSAN_BUILD)/$(1)/$(2)/$(2) \
 	CHAPTER_DOC=docs/$(2).md CHAPTER_KIND=$(1)
 
 # The TSan build of a chapter's program, whatever SAN this run uses.
-ifneq ($(VARIANT),thread)
-build/thread/%: FORCE
+ifneq ($(SAN),thread)
+$(TSAN_BUILD)/%: FORCE
 	@$(MAKE) --no-print-directory SAN=thread $@
 endif
 .PHONY: FORCE
@@ -182,7 +230,7 @@ FORCE:
 
 define chapter_targets
 .PHONY: test-$(call chapter_num,$(1)) run-$(call chapter_num,$(1))
-test-$(call chapter_num,$(1)): $(BUILD)/$$(KIND)/$(1)/test_chapter $(BUILD)/$$(KIND)/$(1)/$(1) $(WITH_REDIS) $$(if $$(filter 01-%,$(1)),build/thread/$$(KIND)/$(1)/$(1))
+test-$(call chapter_num,$(1)): $(BUILD)/$$(KIND)/$(1)/test_chapter $(BUILD)/$$(KIND)/$(1)/$(1) $(WITH_REDIS) $$(if $$(filter 01-%,$(1)),$(TSAN_BUILD)/$$(KIND)/$(1)/$(1))
 	@echo "== chapter $(1) ($$(KIND)/$(1)) =="
 	@$(call chapter_test_env,$$(KIND),$(1)) $(WITH_REDIS) --quiet -- $(BUILD)/$$(KIND)/$(1)/test_chapter
 
@@ -192,10 +240,10 @@ run-$(call chapter_num,$(1)): $(BUILD)/$$(KIND)/$(1)/$(1) $(WITH_REDIS)
 .PHONY: valgrind-$(call chapter_num,$(1))
 valgrind-$(call chapter_num,$(1)):
 	@scripts/setup.sh valgrind
-	@$(MAKE) --no-print-directory SAN= build/plain/$$(KIND)/$(1)/test_chapter build/plain/$$(KIND)/$(1)/$(1) build/plain/bin/with-redis
+	@$(MAKE) --no-print-directory SAN= $(PLAIN_BUILD)/$$(KIND)/$(1)/test_chapter $(PLAIN_BUILD)/$$(KIND)/$(1)/$(1) $(PLAIN_BUILD)/bin/with-redis
 	@echo "== valgrind: chapter $(1) ($$(KIND)/$(1)) =="
-	@CK_FORK=no $(call chapter_test_env,$$(KIND),$(1)) build/plain/bin/with-redis --quiet -- \
-		$$(VALGRIND) build/plain/$$(KIND)/$(1)/test_chapter
+	@CK_FORK=no $(call chapter_test_env,$$(KIND),$(1)) $(PLAIN_BUILD)/bin/with-redis --quiet -- \
+		$$(VALGRIND) $(PLAIN_BUILD)/$$(KIND)/$(1)/test_chapter
 endef
 $(foreach ch,$(CHAPTERS),$(eval $(call chapter_targets,$(ch))))
 
@@ -215,7 +263,7 @@ $(foreach kind,chapters solutions starters,$(BUILD)/$(kind)/$(CH08)/test_chapter
 CH08_BROKEN := $(BUILD)/broken/$(CH08)
 CH08_CATCHES := b10_senders_woken_together_never_overfill_the_channel b12_send_timeout_on_full_times_out_and_keeps_the_value
 
-$(CH08_BROKEN)/mpsc.o: solutions/$(CH08)/mpsc.c | $(SETUP_STAMP)
+$(CH08_BROKEN)/mpsc.o: solutions/$(CH08)/mpsc.c | $(SETUP_STAMP) $(HIREDIS_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -DMPSC_BUG_IF_NOT_WHILE $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
@@ -264,7 +312,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_UTIL_OBJ) $(LIBCOMMON)
 # the plain build of the programs.
 bench-build:
 	@scripts/setup.sh bench
-	@$(MAKE) --no-print-directory SAN= $(BENCH_NAMES:%=build/plain/bench/%) build/plain/bin/with-redis \
+	@$(MAKE) --no-print-directory SAN= HIREDIS= $(BENCH_NAMES:%=build/plain/bench/%) build/plain/bin/with-redis \
 		$(BENCH_CHAPTER_PROGRAMS)
 
 bench: bench-build ## Measure the Redis strategies, the ceiling, channels, backpressure: tables, CSV, plots in build/bench/ (QUICK=1: short)
@@ -304,20 +352,20 @@ ifneq ($(CASE),)
 endif
 
 .PHONY: test
-test: test-code test-starters test-08-broken check-generated docs-check docs-drift-test bench-smoke site-test ## Run every test (installs what is missing first)
+test: test-code test-starters test-08-broken check-generated docs-check docs-drift-test bench-smoke site-test test-secrets ## Run every test (installs what is missing first)
 
 .PHONY: test-code
 test-code: test-common test-solutions ## The code's tests only: common/ and every solution (what SAN= runs use)
 
 .PHONY: test-common
 test-common: $(TEST_COMMON) $(WITH_REDIS) ## Run common/'s tests (SUITE=mpsc, CASE=... to narrow)
-	$(WITH_REDIS) -- $(TEST_COMMON)
+	WITH_REDIS_PROGRAM=$(WITH_REDIS) $(WITH_REDIS) -- $(TEST_COMMON)
 
 # Every chapter's tests against its finished code.  The chapter 01 test
 # also needs the TSan build of its program, whatever SAN this run uses.
 .PHONY: test-solutions
 test-solutions: $(foreach ch,$(CHAPTERS),$(BUILD)/solutions/$(ch)/test_chapter $(BUILD)/solutions/$(ch)/$(ch)) \
-		build/thread/solutions/01-shared-client/01-shared-client $(WITH_REDIS) ## Run every chapter's tests against solutions/
+		$(TSAN_BUILD)/solutions/01-shared-client/01-shared-client $(WITH_REDIS) ## Run every chapter's tests against solutions/
 	@for ch in $(CHAPTERS); do \
 		echo "== chapter $$ch (solutions/$$ch) =="; \
 		$(call chapter_test_env,solutions,$$ch) $(WITH_REDIS) --quiet -- $(BUILD)/solutions/$$ch/test_chapter || exit 1; \
@@ -376,7 +424,7 @@ $(BUILD)/docs/examples/first_get_set: $(BUILD)/docs/examples/first_get_set.o $(L
 .PHONY: docs-check
 docs-check: $(SNIP) ## Check that the docs' code, output, commands, links and pictures match the code
 	@scripts/setup.sh docs
-	@$(MAKE) --no-print-directory SAN= $(DOC_PROGRAMS) build/plain/bin/with-redis >/dev/null
+	@$(MAKE) --no-print-directory SAN= HIREDIS= $(DOC_PROGRAMS) build/plain/bin/with-redis >/dev/null
 	build/plain/bin/with-redis --quiet -- $(SNIP) check-docs $(DOCS)
 	$(SNIP) check-api docs/channels.md $(CHANNEL_HEADERS)
 	@scripts/check-rust-refused.sh docs/examples/shared_client_refused.rs
@@ -384,7 +432,7 @@ docs-check: $(SNIP) ## Check that the docs' code, output, commands, links and pi
 
 .PHONY: docs-sync
 docs-sync: $(SNIP) ## Rewrite the docs' code and output blocks from the code
-	@$(MAKE) --no-print-directory SAN= $(DOC_PROGRAMS) build/plain/bin/with-redis >/dev/null
+	@$(MAKE) --no-print-directory SAN= HIREDIS= $(DOC_PROGRAMS) build/plain/bin/with-redis >/dev/null
 	build/plain/bin/with-redis --quiet -- $(SNIP) sync-docs $(DOCS)
 
 # Proof that docs-check catches drift: a copy of a doc with one quoted line
@@ -417,9 +465,21 @@ run: ## Run the finished program (chapter 07's solution); starts a Redis if none
 progress: $(WITH_REDIS) ## Show which chapters your code in chapters/ passes, and what to read next
 	@scripts/progress.sh "$(BUILD)" $(CHAPTERS)
 
+# doctor reports what a learner's `make test-NN` builds and runs with: the
+# DOCTOR_TEST_* values below.  >>> A change to the build `make test-NN` uses
+# by default (its SAN) must change them too, so that doctor says the truth.
 .PHONY: doctor
 doctor: ## Check this machine: tools, packages, Redis, sanitizers; says what to fix
-	@scripts/doctor.sh
+	@DOCTOR_TEST_BUILD='$(BUILD)' DOCTOR_TEST_SAN='$(SAN)' DOCTOR_HIREDIS='$(HIREDIS)' \
+		scripts/doctor.sh '$(WITH_REDIS)'
+
+# A password in REDIS_URL is never printed and never on a command line:
+# `make run` and `make doctor` against a server that has one.
+.PHONY: test-secrets
+test-secrets: ## Check that make run and make doctor never show a REDIS_URL password, in output or in any argv
+	@scripts/setup.sh strace
+	@$(MAKE) --no-print-directory SAN= HIREDIS= build/plain/bin/with-redis build/plain/solutions/07-connection-pool/07-connection-pool >/dev/null
+	@build/plain/bin/with-redis --quiet -- tests/scripts/test_secrets.sh
 
 .PHONY: watch
 watch: ## Re-run a chapter's tests whenever you save (make watch CH=02)
@@ -434,14 +494,15 @@ VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full \
 .PHONY: valgrind
 valgrind: ## Run common/'s and the solutions' tests under valgrind (plain build)
 	@scripts/setup.sh valgrind
-	@$(MAKE) --no-print-directory SAN= build/plain/tests/test_common build/plain/bin/with-redis \
-		$(foreach ch,$(filter-out 01-%,$(CHAPTERS)),build/plain/solutions/$(ch)/test_chapter build/plain/solutions/$(ch)/$(ch))
-	CK_FORK=no TEST_STRESS_SCALE=10 build/plain/bin/with-redis -- $(VALGRIND) build/plain/tests/test_common
+	@$(MAKE) --no-print-directory SAN= $(PLAIN_BUILD)/tests/test_common $(PLAIN_BUILD)/bin/with-redis \
+		$(foreach ch,$(filter-out 01-%,$(CHAPTERS)),$(PLAIN_BUILD)/solutions/$(ch)/test_chapter $(PLAIN_BUILD)/solutions/$(ch)/$(ch))
+	CK_FORK=no TEST_STRESS_SCALE=10 WITH_REDIS_PROGRAM=$(PLAIN_BUILD)/bin/with-redis \
+		$(PLAIN_BUILD)/bin/with-redis -- $(VALGRIND) $(PLAIN_BUILD)/tests/test_common
 	@# Chapter 01 is racy on purpose and is left out.
 	@for ch in $(filter-out 01-%,$(CHAPTERS)); do \
 		echo "== valgrind: chapter $$ch =="; \
 		CK_FORK=no TEST_STRESS_SCALE=10 $(call chapter_test_env,solutions,$$ch) \
-			build/plain/bin/with-redis --quiet -- $(VALGRIND) build/plain/solutions/$$ch/test_chapter || exit 1; \
+			$(PLAIN_BUILD)/bin/with-redis --quiet -- $(VALGRIND) $(PLAIN_BUILD)/solutions/$$ch/test_chapter || exit 1; \
 	done
 
 .PHONY: compile_commands.json

@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,9 @@ struct redis_client {
     redisContext *ctx;
     char *url;                   /* as given but with the password hidden, for messages */
     unsigned command_timeout_ms;
+    unsigned connect_timeout_ms;
+    bool connecting;             /* the set-up commands run, under the connect timeout */
+    bool timed_out;              /* the connection broke because a reply did not come */
     char broken[256];            /* why the connection is unusable; "" while it is fine */
 };
 
@@ -139,27 +143,30 @@ const char *redis_result_kind_name(enum redis_result_kind kind)
 
 /* ---- URLs --------------------------------------------------------------- */
 
-/* Copies `url` to out[outlen] with the password (everything between "://"
- * and the last '@') replaced by "***": messages end up in logs and CI
- * output, passwords must not.  Needs at most strlen(url) + 4 bytes. */
-static void hide_password(const char *url, char *out, size_t outlen)
+const char *redis_url_hide_password(const char *url, char *out, size_t size)
 {
-    const char *start = strstr(url, "://");
+    if (size == 0)
+        return out;
+    /* The password is what comes before the last '@', after the scheme.
+     * Without a "://" in front of it (a URL that does not parse) everything
+     * before the '@' is hidden: it may still hold the password. */
     const char *at = strrchr(url, '@');
-    if (start == NULL || at == NULL || at < start) {
-        snprintf(out, outlen, "%s", url);
-        return;
+    const char *start = strstr(url, "://");
+    if (at == NULL) {
+        snprintf(out, size, "%s", url);
+        return out;
     }
-    start += 3;
+    start = start != NULL && start < at ? start + 3 : url;
     if (*start == ':') /* keep the ':' of ":password" */
         start++;
-    snprintf(out, outlen, "%.*s***%s", (int)(start - url), url, at);
+    snprintf(out, size, "%.*s***%s", (int)(start - url), url, at);
+    return out;
 }
 
 static int url_error(char *err, size_t errlen, const char *url, const char *problem)
 {
     char shown[256];
-    hide_password(url, shown, sizeof shown);
+    redis_url_hide_password(url, shown, sizeof shown);
     if (err != NULL && errlen > 0)
         snprintf(err, errlen, "bad Redis URL \"%s\": %s; expected " URL_FORM,
                  shown, problem);
@@ -188,11 +195,79 @@ static int parse_number(const char **p, long max, int *out)
     return 0;
 }
 
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes the password text in[0..n) into out[size], turning each %XX into
+ * the byte XX, as URLs do.  Returns NULL, or the problem. */
+static const char *decode_password(const char *in, size_t n, char *out, size_t size)
+{
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = in[i];
+        if (c == '%') {
+            int hi = i + 1 < n ? hex_digit(in[i + 1]) : -1;
+            int lo = i + 2 < n ? hex_digit(in[i + 2]) : -1;
+            if (hi < 0 || lo < 0)
+                return "a '%' in the password must start an escape like %40 (write '%' itself as %25)";
+            c = (char)(hi * 16 + lo);
+            if (c == '\0')
+                return "the password may not contain %00";
+            i += 2;
+        }
+        if (used + 1 >= size)
+            return "the password is longer than 255 bytes";
+        out[used++] = c;
+    }
+    out[used] = '\0';
+    return NULL;
+}
+
+/* The host part at *p: a name or IPv4 address up to ':' or '/', or an IPv6
+ * address in brackets.  Copies it (without brackets) to out[size] and moves
+ * *p past it.  Returns NULL, or the problem. */
+static const char *parse_host(const char **p, char *out, size_t size)
+{
+    const char *s = *p;
+    size_t n;
+    if (*s == '[') {
+        s++;
+        n = strspn(s, "0123456789abcdefABCDEF:.");
+        if (s[n] != ']')
+            return "an IPv6 address in brackets may hold only hex digits, ':' and '.', "
+                   "and needs its closing ']' (e.g. redis://[::1]:6379)";
+        if (n == 0)
+            return "there is no host between the brackets";
+        *p = s + n + 1;
+    } else {
+        n = strcspn(s, ":/");
+        if (n == 0)
+            return s[0] == ':' && strchr(s + 1, ':') != NULL
+                       ? "there is no host (an IPv6 address goes in brackets: redis://[::1]:6379)"
+                       : "there is no host";
+        *p = s + n;
+    }
+    if (n >= size)
+        return "the host name is longer than 255 bytes";
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return NULL;
+}
+
 int redis_url_parse(const char *url, struct redis_url *out, char *err, size_t errlen)
 {
     static const char scheme[] = "redis://";
     struct redis_url u = { .port = 6379 };
     char problem[160];
+    const char *why;
 
     if (url == NULL)
         return url_error(err, errlen, "(null)", "no URL given");
@@ -201,37 +276,27 @@ int redis_url_parse(const char *url, struct redis_url *out, char *err, size_t er
                          "it must start with \"redis://\" (rediss:// and unix sockets are not supported)");
     const char *p = url + sizeof scheme - 1;
 
-    /* [:password@] - the LAST '@' ends it, so a password may contain '@'.
-     * The password is taken literally: no %-decoding. */
+    /* [:password@] - the LAST '@' ends it, so a password may contain '@'. */
     const char *at = strrchr(p, '@');
     if (at != NULL) {
         if (*p != ':')
             return url_error(err, errlen, url,
                              "only a password may come before '@' (write redis://:password@host)");
-        size_t n = (size_t)(at - (p + 1));
-        if (n >= sizeof u.password)
-            return url_error(err, errlen, url, "the password is longer than 255 bytes");
-        memcpy(u.password, p + 1, n);
-        u.password[n] = '\0';
+        if ((why = decode_password(p + 1, (size_t)(at - (p + 1)), u.password,
+                                   sizeof u.password)) != NULL)
+            return url_error(err, errlen, url, why);
         p = at + 1;
     }
 
-    /* host: everything up to ':' (port) or '/' (database). */
-    size_t host_len = strcspn(p, ":/");
-    if (host_len == 0)
-        return url_error(err, errlen, url, "there is no host");
-    if (host_len >= sizeof u.host)
-        return url_error(err, errlen, url, "the host name is longer than 255 bytes");
-    memcpy(u.host, p, host_len);
-    u.host[host_len] = '\0';
-    p += host_len;
+    if ((why = parse_host(&p, u.host, sizeof u.host)) != NULL)
+        return url_error(err, errlen, url, why);
 
     if (*p == ':') {
-        p++;
+        const char *port_text = ++p;
         if (parse_number(&p, 65535, &u.port) != 0 || u.port == 0) {
             snprintf(problem, sizeof problem,
                      "the port must be a number from 1 to 65535 (got \"%.*s\")",
-                     (int)strcspn(p, "/"), p);
+                     (int)strcspn(port_text, "/"), port_text);
             return url_error(err, errlen, url, problem);
         }
     }
@@ -284,8 +349,13 @@ static struct redis_result connection_failed(struct redis_client *client, int sa
 #endif
     char msg[512];
     if (timed_out) {
-        snprintf(client->broken, sizeof client->broken,
-                 "no reply within %u ms (the command timeout)", client->command_timeout_ms);
+        client->timed_out = true;
+        if (client->connecting)
+            snprintf(client->broken, sizeof client->broken,
+                     "no reply within %u ms (the connect timeout)", client->connect_timeout_ms);
+        else
+            snprintf(client->broken, sizeof client->broken,
+                     "no reply within %u ms (the command timeout)", client->command_timeout_ms);
         snprintf(msg, sizeof msg, "timed out: %s from %s", client->broken, client->url);
     } else {
         const char *why = client->ctx->errstr[0] != '\0' ? client->ctx->errstr : "unknown error";
@@ -357,29 +427,54 @@ static struct timeval timeval_from_ms(unsigned ms)
     return tv;
 }
 
-/* Runs AUTH or SELECT while connecting; on anything but OK writes
- * "cannot connect to URL: WHAT failed: REASON. HINT" to err. */
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Runs one set-up command (AUTH, SELECT, CLIENT SETNAME) while connecting.
+ * On anything but OK, writes "cannot connect to URL: ..." to err, says in
+ * *why which kind of failure it was, and returns false. */
 static bool setup_command(struct redis_client *client, int argc, const char *const *argv,
                           const size_t *argv_len, const char *what, const char *hint,
-                          char *err, size_t errlen)
+                          enum redis_connect_error *why, char *err, size_t errlen)
 {
     struct redis_result r = redis_client_command(client, argc, argv, argv_len);
     bool ok = r.kind == REDIS_RESULT_OK;
-    if (!ok)
-        snprintf(err, errlen, "cannot connect to %s: %s failed: \"%s\". %s", client->url,
-                 what, r.data != NULL ? r.data : redis_result_kind_name(r.kind), hint);
+    if (r.kind == REDIS_RESULT_ERROR) {
+        /* The server's own text, quoted: it may hold any byte. */
+        char said[REDIS_QUOTE_BUFSIZE];
+        *why = REDIS_CONNECT_SERVER_ERROR;
+        if (strncmp(r.data, "NOAUTH", 6) == 0) /* whatever the command, this is the cause */
+            hint = "The server wants a password: put it in the URL, as "
+                   "redis://:PASSWORD@host:port.";
+        snprintf(err, errlen, "cannot connect to %s: %s failed: %s. %s", client->url, what,
+                 redis_quote_bytes(r.data, r.len, said, sizeof said), hint);
+    } else if (r.kind == REDIS_RESULT_IO_ERROR && client->timed_out) {
+        *why = REDIS_CONNECT_TIMED_OUT;
+        snprintf(err, errlen, "cannot connect to %s: no reply to %s within the connect timeout "
+                 "(%u ms); the server accepted the connection but does not answer (is it "
+                 "stopped, or busy?)", client->url, what, client->connect_timeout_ms);
+    } else if (!ok) {
+        *why = REDIS_CONNECT_OTHER;
+        snprintf(err, errlen, "cannot connect to %s: %s failed: %s. Is it a Redis server "
+                 "that listens there?", client->url, what,
+                 r.data != NULL ? r.data : redis_result_kind_name(r.kind));
+    }
     redis_result_free(&r);
     return ok;
 }
 
-static bool authenticate_and_select(struct redis_client *client, const struct redis_url *u,
-                                    char *err, size_t errlen)
+static bool set_up(struct redis_client *client, const struct redis_url *u, const char *name,
+                   enum redis_connect_error *why, char *err, size_t errlen)
 {
     if (u->password[0] != '\0') {
         const char *argv[] = { "AUTH", u->password };
         const size_t len[] = { 4, strlen(u->password) };
-        if (!setup_command(client, 2, argv, len, "AUTH",
-                           "Check the password in the URL.", err, errlen))
+        if (!setup_command(client, 2, argv, len, "AUTH", "Check the password in the URL.",
+                           why, err, errlen))
             return false;
     }
     if (u->db != 0) {
@@ -388,27 +483,67 @@ static bool authenticate_and_select(struct redis_client *client, const struct re
         const char *argv[] = { "SELECT", db };
         const size_t len[] = { 6, (size_t)n };
         if (!setup_command(client, 2, argv, len, "SELECT",
-                           "Check the database number at the end of the URL.", err, errlen))
+                           "Check the database number at the end of the URL.", why, err, errlen))
+            return false;
+    }
+    if (name != NULL && name[0] != '\0') {
+        const char *argv[] = { "CLIENT", "SETNAME", name };
+        const size_t len[] = { 6, 7, strlen(name) };
+        if (!setup_command(client, 3, argv, len, "CLIENT SETNAME",
+                           "A name may not contain spaces or newlines.", why, err, errlen))
             return false;
     }
     return true;
 }
 
-struct redis_client *redis_client_connect(const char *url,
-                                          const struct redis_client_options *options,
-                                          char *err, size_t errlen)
+/* Sets the timeout of every later blocking read and write; false (with a
+ * message) if hiredis cannot. */
+static bool set_timeout(struct redis_client *client, unsigned ms, char *err, size_t errlen)
+{
+    if (redisSetTimeout(client->ctx, timeval_from_ms(ms)) == REDIS_OK)
+        return true;
+    snprintf(err, errlen, "cannot connect to %s: cannot set a timeout: %s", client->url,
+             client->ctx->errstr);
+    return false;
+}
+
+/* Why hiredis's TCP connect failed, from its message: its error codes do
+ * not tell a refused connection from an unknown host, and only 1.x has a
+ * code for a timeout. */
+static enum redis_connect_error tcp_connect_error(const redisContext *ctx)
+{
+    if (strstr(ctx->errstr, "refused") != NULL)
+        return REDIS_CONNECT_NOTHING_LISTENS;
+#ifdef REDIS_ERR_TIMEOUT /* hiredis 1.x only */
+    if (ctx->err == REDIS_ERR_TIMEOUT)
+        return REDIS_CONNECT_TIMED_OUT;
+#endif
+    if (strstr(ctx->errstr, "timed out") != NULL)
+        return REDIS_CONNECT_TIMED_OUT;
+    return REDIS_CONNECT_OTHER;
+}
+
+struct redis_client *redis_client_connect_why(const char *url,
+                                              const struct redis_client_options *options,
+                                              enum redis_connect_error *why,
+                                              char *err, size_t errlen)
 {
     char scratch[8];
+    enum redis_connect_error ignored;
     if (err == NULL || errlen == 0) { /* callers may pass no buffer */
         err = scratch;
         errlen = sizeof scratch;
     }
+    if (why == NULL)
+        why = &ignored;
+    *why = REDIS_CONNECT_BAD_URL;
     if (url == NULL)
         url = redis_url_from_env();
     struct redis_url u;
     if (redis_url_parse(url, &u, err, errlen) != 0)
         return NULL;
 
+    *why = REDIS_CONNECT_OTHER;
     unsigned connect_ms = DEFAULT_CONNECT_TIMEOUT_MS;
     unsigned command_ms = DEFAULT_COMMAND_TIMEOUT_MS;
     if (options != NULL && options->connect_timeout_ms != 0)
@@ -423,43 +558,71 @@ struct redis_client *redis_client_connect(const char *url,
         free(client);
         return NULL;
     }
-    hide_password(url, client->url, url_size);
+    redis_url_hide_password(url, client->url, url_size);
     client->command_timeout_ms = command_ms;
+    client->connect_timeout_ms = connect_ms;
     url = client->url; /* from here on, for messages only */
 
+    int64_t started = now_ms();
     client->ctx = redisConnectWithTimeout(u.host, u.port, timeval_from_ms(connect_ms));
     if (client->ctx == NULL) {
         snprintf(err, errlen, "cannot connect to %s: out of memory", url);
         goto fail;
     }
     if (client->ctx->err != 0) {
+        *why = tcp_connect_error(client->ctx);
         /* "Connection refused" means nothing listens there: the usual
          * cause is that no Redis server was started. */
-        if (strstr(client->ctx->errstr, "refused") != NULL)
+        if (*why == REDIS_CONNECT_NOTHING_LISTENS)
             snprintf(err, errlen,
                      "cannot connect to %s: %s. Is redis-server running? Start one with "
                      "'redis-server --port %d', or set REDIS_URL.",
                      url, client->ctx->errstr, u.port);
-        else
+        else if (*why == REDIS_CONNECT_TIMED_OUT)
             snprintf(err, errlen,
                      "cannot connect to %s: %s (connect timeout %u ms). Check the host and "
                      "port, and that Redis listens there, or set REDIS_URL.",
                      url, client->ctx->errstr, connect_ms);
+        else
+            snprintf(err, errlen, "cannot connect to %s: %s. Check the host and port, or "
+                     "set REDIS_URL.", url, client->ctx->errstr);
         goto fail;
     }
+    /* A TCP connect succeeds even to a server that is stopped or hung: the
+     * kernel completes it from the listen backlog.  So the set-up commands
+     * get what is left of the connect timeout, not the command timeout, and
+     * such a server fails the connect in connect_ms, not command_ms. */
+    int64_t left = (int64_t)connect_ms - (now_ms() - started);
+    client->connecting = true;
+    if (!set_timeout(client, left > 0 ? (unsigned)left : 1u, err, errlen) ||
+        !set_up(client, &u, options != NULL ? options->name : NULL, why, err, errlen))
+        goto fail;
+    client->connecting = false;
     /* From here on every blocking read and write gives up after command_ms. */
-    if (redisSetTimeout(client->ctx, timeval_from_ms(command_ms)) != REDIS_OK) {
-        snprintf(err, errlen, "cannot connect to %s: cannot set the command timeout: %s",
-                 url, client->ctx->errstr);
+    if (!set_timeout(client, command_ms, err, errlen))
         goto fail;
-    }
-    if (!authenticate_and_select(client, &u, err, errlen))
-        goto fail;
+    *why = REDIS_CONNECT_OK;
     return client;
 
 fail:
     redis_client_free(client);
     return NULL;
+}
+
+struct redis_client *redis_client_connect(const char *url,
+                                          const struct redis_client_options *options,
+                                          char *err, size_t errlen)
+{
+    return redis_client_connect_why(url, options, NULL, err, errlen);
+}
+
+const char *redis_client_hiredis_version(void)
+{
+#define VERSION_TEXT_(major, minor, patch) #major "." #minor "." #patch
+#define VERSION_TEXT(major, minor, patch) VERSION_TEXT_(major, minor, patch)
+    return VERSION_TEXT(HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH);
+#undef VERSION_TEXT
+#undef VERSION_TEXT_
 }
 
 void redis_client_free(struct redis_client *client)

@@ -11,7 +11,8 @@
  * (redisCommandArgv), never built with printf-style formatting: a key may
  * contain spaces, CR/LF or NUL bytes and still arrives intact.
  *
- * Only API that hiredis 0.14 (Debian 12) and 1.x share is used.
+ * Only API that hiredis 0.14 (Debian 12) and 1.x (Debian 13, Ubuntu 24.04)
+ * share is used; `make test-code HIREDIS=1.2` runs the tests against 1.2.
  *
  * A `struct redis_client` is NOT thread-safe, exactly like the redisContext
  * inside it.  Chapter 01 shows what happens when two threads share one;
@@ -80,39 +81,97 @@ const char *redis_quote_bytes(const void *bytes, size_t len, char *out, size_t s
 /* "ok", "value", "integer", "nil", "error", "i/o error". */
 const char *redis_result_kind_name(enum redis_result_kind kind);
 
-/* A parsed redis://[:password@]host[:port][/db] URL. */
+/*
+ * REDIS_URL, the one way every program is told where Redis is:
+ *
+ *     redis://host                       port 6379, database 0, no password
+ *     redis://host:port/db               e.g. redis://127.0.0.1:6380/2
+ *     redis://:password@host:port/db     the password is sent with AUTH
+ *     redis://[::1]:6379                 an IPv6 address goes in brackets
+ *
+ * In the password, %XX stands for the byte with hex code XX, as in any URL:
+ * write '%' as %25, and '@', ':' or '/' as %40, %3A, %2F if you like.  A
+ * literal '@' works too, because the LAST '@' ends the password.  Not
+ * supported, and rejected with a message saying so: a user name
+ * (redis://user:password@...), rediss:// (TLS), unix sockets and ?options.
+ */
 struct redis_url {
-    char host[256];
+    char host[256];     /* a name, an IPv4 address, or an IPv6 address
+                           without its brackets */
     int port;           /* 6379 when absent */
-    char password[256]; /* "" when absent */
+    char password[256]; /* decoded; "" when absent */
     int db;             /* 0 when absent */
 };
 
 /* Parses `url`.  Returns 0, or -1 with a message naming the problem and the
- * expected form written to err[errlen]. */
+ * expected form written to err[errlen] (a password never shows in it). */
 int redis_url_parse(const char *url, struct redis_url *out, char *err, size_t errlen);
 
 /* $REDIS_URL if set and not empty, else REDIS_DEFAULT_URL. */
 const char *redis_url_from_env(void);
 
+/* Writes `url` to out[size] with its password shown as *** - everything
+ * between "://" (or the start, if there is none) and the last '@' - so a
+ * URL can be printed in a log or a message, even one that does not parse.
+ * Returns out.  strlen(url) + 4 bytes always hold the result. */
+const char *redis_url_hide_password(const char *url, char *out, size_t size);
+
 struct redis_client_options {
-    unsigned connect_timeout_ms; /* 0 means the default, 2000 */
+    unsigned connect_timeout_ms; /* 0 means the default, 2000.  It bounds
+                                    the whole connect: the TCP connect and
+                                    the set-up commands (AUTH, SELECT,
+                                    CLIENT SETNAME), so a server that
+                                    accepts connections but never answers
+                                    (stopped, hung) fails the connect in
+                                    this time, not in the command timeout */
     unsigned command_timeout_ms; /* 0 means the default, 10000; a reply
                                     that takes longer is an IO_ERROR */
+    const char *name;            /* NULL or "": none.  Otherwise the
+                                    connection is named with CLIENT SETNAME
+                                    while connecting, so that CLIENT LIST on
+                                    the server shows whose it is */
+};
+
+/* Why a connect failed, for a caller that acts on the kind of failure
+ * (with-redis starts a throwaway server only when nothing is there, and
+ * stops with an error on a wrong URL or password). */
+enum redis_connect_error {
+    REDIS_CONNECT_OK,              /* connected */
+    REDIS_CONNECT_BAD_URL,         /* the URL does not parse */
+    REDIS_CONNECT_NOTHING_LISTENS, /* connection refused: no server there */
+    REDIS_CONNECT_TIMED_OUT,       /* no answer within the connect timeout:
+                                      to the TCP connect, or to a set-up
+                                      command */
+    REDIS_CONNECT_SERVER_ERROR,    /* the server answered a set-up command
+                                      with an error: a wrong or missing
+                                      password, a database out of range */
+    REDIS_CONNECT_OTHER,           /* anything else: an unknown host, a
+                                      connection closed during the set-up,
+                                      out of memory */
 };
 
 struct redis_client;
 
 /*
- * Connects to `url` (NULL means redis_url_from_env()), authenticates and
- * selects the database if the URL says so.  `options` may be NULL.
- * Returns the client, or NULL with a message in err[errlen] that says what
- * failed and what to try next (bad URL, connection refused, timeout,
- * wrong password).
+ * Connects to `url` (NULL means redis_url_from_env()), authenticates,
+ * selects the database and names the connection if the URL and `options`
+ * say so.  `options` may be NULL.  Returns the client, or NULL with a
+ * message in err[errlen] that says what failed and what to try next (bad
+ * URL, connection refused, timeout, wrong password).
  */
 struct redis_client *redis_client_connect(const char *url,
                                           const struct redis_client_options *options,
                                           char *err, size_t errlen);
+
+/* redis_client_connect that also tells which kind of failure it was: *why
+ * is REDIS_CONNECT_OK with a client, another value with NULL. */
+struct redis_client *redis_client_connect_why(const char *url,
+                                              const struct redis_client_options *options,
+                                              enum redis_connect_error *why,
+                                              char *err, size_t errlen);
+
+/* The version of hiredis this program was compiled against, e.g. "0.14.1". */
+const char *redis_client_hiredis_version(void);
 
 /* Closes the connection and frees the client.  NULL is fine. */
 void redis_client_free(struct redis_client *client);

@@ -541,8 +541,11 @@ void redis_harness_stop(struct redis_harness *h)
     struct live_server *slot = registry_find(h);
     if (h->pid > 0) {
         /* SIGTERM lets Redis shut down cleanly; it normally takes one tick
-         * of its timer (100 ms).  SIGKILL if it takes unreasonably long. */
+         * of its timer (100 ms).  SIGKILL if it takes unreasonably long.
+         * SIGCONT after it: a frozen server handles SIGTERM only once it
+         * runs again. */
         kill(h->pid, SIGTERM);
+        kill(h->pid, SIGCONT);
         int64_t deadline = now_ms() + STOP_GRACE_MS;
         while (wait_for(h->pid, NULL, WNOHANG) == 0) {
             if (now_ms() > deadline) {
@@ -553,11 +556,48 @@ void redis_harness_stop(struct redis_harness *h)
             sleep_ms(POLL_MS);
         }
         h->pid = 0;
+        h->frozen = 0;
         registry_set_pid(slot, 0);
     }
     remove_folder(h->dir);
     registry_remove(slot);
     h->dir[0] = '\0';
+}
+
+/* Sends `sig` (SIGSTOP or SIGCONT) and waits until the server is in the
+ * state it asks for: waitpid reports a stop (WUNTRACED) and a continue
+ * (WCONTINUED) to the parent, which the owner is.  A state change is
+ * reported once, so asking for the state it is already in must not wait. */
+static int stop_or_continue(struct redis_harness *h, int sig)
+{
+    if (h == NULL || h->pid <= 0 || h->owner != getpid())
+        return -1;
+    int want_frozen = sig == SIGSTOP;
+    if (h->frozen == want_frozen)
+        return 0;
+    if (kill(h->pid, sig) != 0)
+        return -1;
+    int status;
+    if (wait_for(h->pid, &status, want_frozen ? WUNTRACED : WCONTINUED) != h->pid)
+        return -1;
+    if (WIFEXITED(status) || WIFSIGNALED(status)) { /* it died meanwhile: reaped now */
+        h->pid = 0;
+        h->frozen = 0;
+        registry_set_pid(registry_find(h), 0);
+        return -1;
+    }
+    h->frozen = want_frozen;
+    return 0;
+}
+
+int redis_harness_freeze(struct redis_harness *h)
+{
+    return stop_or_continue(h, SIGSTOP);
+}
+
+int redis_harness_thaw(struct redis_harness *h)
+{
+    return stop_or_continue(h, SIGCONT);
 }
 
 void redis_harness_kill(struct redis_harness *h)
@@ -567,6 +607,7 @@ void redis_harness_kill(struct redis_harness *h)
     kill(h->pid, SIGKILL);
     wait_for(h->pid, NULL, 0);
     h->pid = 0;
+    h->frozen = 0;
     registry_set_pid(registry_find(h), 0);
 }
 

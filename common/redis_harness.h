@@ -20,8 +20,8 @@
  *     process dies of the signal (Ctrl-C).
  *
  * Faults are made with the same real server: kill it (SIGKILL), restart it
- * on the same port, pause it (CLIENT PAUSE), or use redis_harness_closed_port_url() for a port where
- * nothing listens.
+ * on the same port, pause it (CLIENT PAUSE), freeze it (SIGSTOP), or use
+ * redis_harness_closed_port_url() for a port where nothing listens.
  */
 #ifndef REDIS_HARNESS_H
 #define REDIS_HARNESS_H
@@ -34,6 +34,7 @@ struct redis_harness {
     int port;
     char url[64];       /* redis://127.0.0.1:PORT */
     char dir[256];      /* its temporary folder (config, log) */
+    int frozen;         /* 1 between redis_harness_freeze and _thaw */
     pid_t owner;        /* the process that started it.  Only that process
                            stops or kills the server: a Check test forked
                            after the start holds a copy of this struct, and
@@ -69,6 +70,19 @@ int redis_harness_restart(struct redis_harness *h, char *err, size_t errlen);
 /* CLIENT PAUSE for `ms` milliseconds: the server holds every client's
  * commands unanswered until then.  Returns 0 or -1. */
 int redis_harness_pause(struct redis_harness *h, unsigned ms);
+
+/* SIGSTOP: the server stops dead, as a hung or swapped-out machine would.
+ * Unlike CLIENT PAUSE it does not even accept commands to hold them: the
+ * kernel still completes new TCP connections (from the listen backlog), but
+ * nothing is read or answered until redis_harness_thaw.  Waits until the
+ * server is stopped.  Returns 0, or -1 when it is not running or the caller
+ * is not `owner` (then nothing changes).  redis_harness_stop, kill and
+ * restart work on a frozen server. */
+int redis_harness_freeze(struct redis_harness *h);
+
+/* SIGCONT: a frozen server goes on where it stopped, and answers what was
+ * sent meanwhile.  Waits until it runs again.  0, or -1 as for freeze. */
+int redis_harness_thaw(struct redis_harness *h);
 
 /* Writes a redis:// URL for a loopback port where nothing listens (a port
  * the kernel just handed out and took back). */

@@ -1,7 +1,16 @@
 #!/bin/sh
 # doctor.sh - `make doctor`: checks everything the tutorial relies on and
-# says, for each problem, what to do about it.  Changes nothing.
+# says, for each problem, what to do about it.  Changes nothing on the
+# machine (it may build with-redis in build/, to ask it about REDIS_URL).
+#
+#   scripts/doctor.sh WITH_REDIS     the Makefile passes $(WITH_REDIS), and
+#                                    DOCTOR_TEST_* / DOCTOR_HIREDIS (below)
+#
+# REDIS_URL may hold a password: it is read by with-redis, the project's own
+# URL code, from the environment.  It is never printed here and never put on
+# a command line, where `ps` would show it to every user of the machine.
 set -u
+with_redis=${1:?usage: doctor.sh WITH_REDIS}
 problems=0
 ok()   { printf '  ok    %s\n' "$*"; }
 bad()  { printf '  FIX   %s\n' "$1"; printf '        -> %s\n' "$2"; problems=$((problems + 1)); }
@@ -20,15 +29,24 @@ done
 
 echo "Redis"
 if command -v redis-server >/dev/null 2>&1; then ok "$(redis-server --version | cut -d' ' -f1-3)"; else bad "no redis-server" "make setup"; fi
-url=${REDIS_URL:-redis://127.0.0.1:6379}
-if command -v redis-cli >/dev/null 2>&1; then
-    if [ "$(redis-cli -u "$url" ping 2>/dev/null)" = "PONG" ]; then
-        ok "a Redis answers at $url (make run-NN will use it)"
-    else
-        note "nothing answers at $url: make run-NN starts a throwaway server instead (that is fine)"
-    fi
+if command -v redis-cli >/dev/null 2>&1; then ok "$(redis-cli --version)"; else bad "no redis-cli" "make setup"; fi
+# with-redis is built (or brought up to date) here only when everything it
+# needs is installed (setup.sh --check), so that doctor never installs
+# anything.
+if scripts/setup.sh --check >/dev/null 2>&1; then
+    make --no-print-directory -s "$with_redis" >/dev/null 2>&1
+fi
+if [ -x "$with_redis" ]; then
+    # `with-redis --check` says what `make run` would do with REDIS_URL:
+    # exit 0 a Redis answers, 1 nothing there, 2 the URL is wrong.
+    line=$("$with_redis" --check 2>&1)
+    case $? in
+    0) ok "$line" ;;
+    1) note "$line" ;;
+    *) bad "REDIS_URL: $line" "fix REDIS_URL, or unset it: make run then starts a throwaway server" ;;
+    esac
 else
-    bad "no redis-cli" "make setup"
+    note "REDIS_URL not checked: with-redis cannot be built until the FIXes above are done"
 fi
 stray=$(pgrep -f 'redis-server 127.0.0.1' 2>/dev/null | wc -l)
 [ "$stray" -gt 0 ] && note "$stray redis-server process(es) on 127.0.0.1 are running (tests stop theirs; check with: pgrep -a redis-server)"
@@ -58,6 +76,29 @@ for san in address thread; do
 done
 rm -rf "$tmp"
 if command -v valgrind >/dev/null 2>&1; then ok "$(valgrind --version)"; else note "no valgrind: 'make valgrind' will install it"; fi
+
+# ---- What `make test-NN` uses --------------------------------------------------
+# The Makefile fills in DOCTOR_TEST_BUILD (the build folder of `make test-NN`),
+# DOCTOR_TEST_SAN (its sanitizer: empty, address or thread) and DOCTOR_HIREDIS
+# (empty: the system's hiredis; 1.2: the one built from Debian's source).
+# >>> The learner's default sanitizer build is decided in the Makefile; keep
+# this section and those variables in step with it.
+echo "What make test-NN uses"
+case "${DOCTOR_TEST_SAN:-}" in
+"") san="no sanitizer (add SAN=address or SAN=thread to check memory and races)" ;;
+address) san="AddressSanitizer + UndefinedBehaviorSanitizer" ;;
+thread) san="ThreadSanitizer" ;;
+*) san="${DOCTOR_TEST_SAN}" ;;
+esac
+note "build ${DOCTOR_TEST_BUILD:-build/plain}: $san"
+if [ -x "$with_redis" ]; then
+    version=$("$with_redis" --version 2>/dev/null | sed -n 's/.*hiredis //p')
+    if [ -n "${DOCTOR_HIREDIS:-}" ]; then
+        note "hiredis $version, built from Debian's source in build/ (HIREDIS=$DOCTOR_HIREDIS)"
+    else
+        note "hiredis $version, the system's (HIREDIS=1.2 builds and uses 1.2 instead)"
+    fi
+fi
 
 echo "Your work"
 if command -v git >/dev/null 2>&1 && git rev-parse --is-inside-work-tree >/dev/null 2>&1; then

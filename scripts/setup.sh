@@ -7,6 +7,7 @@
 #   scripts/setup.sh bench      ... and gnuplot and redis-benchmark, for `make bench`
 #   scripts/setup.sh docs       ... and pandoc and graphviz, for `make docs`
 #   scripts/setup.sh browser    ... and Chromium with its WebDriver, for the site test
+#   scripts/setup.sh strace     ... and strace, for the test that no password reaches a command line
 #   scripts/setup.sh --check    only report; exit 1 if something is missing
 #
 # On Debian and Ubuntu it installs with apt-get (through sudo when not root,
@@ -19,6 +20,7 @@ want_valgrind=0
 want_bench=0
 want_docs=0
 want_browser=0
+want_strace=0
 for arg in "$@"; do
     case "$arg" in
     --check) check_only=1 ;;
@@ -26,6 +28,7 @@ for arg in "$@"; do
     bench) want_bench=1 ;;
     docs) want_docs=1 ;;
     browser) want_browser=1 ;;
+    strace) want_strace=1 ;;
     *) echo "setup.sh: unknown argument '$arg'" >&2; exit 2 ;;
     esac
 done
@@ -65,6 +68,9 @@ check_all() {
         have_cmd pandoc || need "pandoc" pandoc
         have_cmd dot || need "dot (graphviz)" graphviz
     fi
+    if [ "$want_strace" = 1 ]; then
+        have_cmd strace || need "strace" strace
+    fi
     if [ "$want_browser" = 1 ]; then
         have_cmd chromium || need "chromium" chromium
         have_cmd chromedriver || need "chromedriver" chromium-driver
@@ -86,7 +92,7 @@ if ! have_cmd apt-get; then
     cat >&2 <<MSG
 setup: this system has no apt-get, so I cannot install them for you.
 Install the equivalents of these Debian packages:$missing_pkgs
-  Fedora/RHEL (dnf):  sudo dnf install gcc make pkgconf-pkg-config hiredis-devel check-devel redis valgrind gnuplot pandoc graphviz chromium chromedriver
+  Fedora/RHEL (dnf):  sudo dnf install gcc make pkgconf-pkg-config hiredis-devel check-devel redis valgrind gnuplot pandoc graphviz chromium chromedriver strace
   macOS (Homebrew):   brew install pkg-config hiredis check redis gnuplot pandoc graphviz chromium chromedriver
 Then run your make command again.
 MSG

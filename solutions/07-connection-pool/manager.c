@@ -166,26 +166,18 @@ static bool run_batch(struct manager *m, struct command *batch, size_t n)
 
 /* One attempt: connect, and name the connection, so that CLIENT LIST on the
  * server shows which manager is which.  True with m->client set, or false
- * with the reason in why[whylen]. */
+ * with the reason in why[whylen].
+ *
+ * The wrapper names it while connecting, under the connect timeout (2 s):
+ * a server that is stopped still accepts the TCP connection, and a name
+ * sent as an ordinary command would wait the whole command timeout (10 s)
+ * for its reply - on every attempt, while the callers wait. */
 static bool connect_once(struct manager *m, char *why, size_t whylen)
 {
-    struct redis_client *client = redis_client_connect(m->url, NULL, why, whylen);
+    struct redis_client_options options = { .name = m->connection_name };
+    struct redis_client *client = redis_client_connect(m->url, &options, why, whylen);
     if (client == NULL)
         return false;
-    if (m->connection_name[0] != '\0') {
-        const char *argv[] = { "CLIENT", "SETNAME", m->connection_name };
-        const size_t len[] = { 6, 7, strlen(m->connection_name) };
-        struct redis_result r = redis_client_command(client, 3, argv, len);
-        bool named = r.kind == REDIS_RESULT_OK;
-        if (!named)
-            snprintf(why, whylen, "CLIENT SETNAME %s failed: %s", m->connection_name,
-                     r.data != NULL ? r.data : redis_result_kind_name(r.kind));
-        redis_result_free(&r);
-        if (!named) {
-            redis_client_free(client);
-            return false;
-        }
-    }
     m->client = client;
     atomic_store(&m->connected, true);
     return true;

@@ -8,8 +8,8 @@
  * section of docs/07-connection-pool.md explains it.
  *
  * Faults are real: a connection killed with CLIENT KILL, a server killed
- * and restarted on the same port (redis_harness_restart).  Those tests use
- * a private server.  Every wait is bounded (client_wait_timeout, or a
+ * and restarted on the same port (redis_harness_restart), a server frozen
+ * with SIGSTOP (redis_harness_freeze).  Those tests use a private server.  Every wait is bounded (client_wait_timeout, or a
  * bounded retry loop), so a broken solution fails instead of hanging; the
  * bounds are generous and decide only how long a failure takes.
  */
@@ -559,78 +559,135 @@ END_TEST
 
 /* ---- Every caller is answered, whatever happens ---------------------------------- */
 
-enum { RESTART_THREADS = 4 };
+/* Callers: threads that send SETs and GETs through the pool without pause
+ * while a test breaks the server, and say what they see through an mpsc. */
+enum { CALLERS = 4, ANSWERS_AFTER_ERROR = 3 };
 
-/* What a worker tells the test thread, once each, through an mpsc. */
-enum worker_event { FIRST_OK, FIRST_ERROR, OK_AFTER_ERROR };
+/* What a caller tells the test thread, once each. */
+enum caller_event { FIRST_OK, FIRST_ERROR, OK_AFTER_ERROR, ANSWERED_AFTER_ERROR, EVENT_KINDS };
 
-struct restart_worker {
+struct caller {
     struct pool *pool;
     const char *name;
     int index;
+    unsigned bound_ms;            /* how long an answer may take before it is a hang */
     struct mpsc_sender *events;
     atomic_bool *stop;
     pthread_t thread;
-    size_t answered, hung, unexpected; /* read after the join */
+    /* Read after the join: */
+    size_t answered, hung, unexpected;
+    int64_t slowest_after_error;  /* ms, of the requests sent after its first error */
 };
 
-static void *restart_worker_main(void *arg)
+static void *caller_main(void *arg)
 {
-    struct restart_worker *w = arg;
+    struct caller *w = arg;
     bool ok_seen = false, error_seen = false, back_seen = false;
+    int after_error = 0;
     char key[96];
     snprintf(key, sizeof key, "%s:t%d", w->name, w->index);
     for (size_t i = 0; !atomic_load(w->stop); i++) {
-        struct redis_result r;
-        if (i % 2 == 0) {
-            r = set_bounded(w->pool, key, "v");
-        } else {
-            struct command cmd;
-            if (command_get(&cmd, key, strlen(key)) != 0)
-                abort();
-            struct client_pending p = client_send(w->pool, &cmd);
-            r = client_wait_timeout(&p, ANSWER_BOUND_MS);
-        }
+        struct command cmd;
+        if ((i % 2 == 0 ? command_set(&cmd, key, strlen(key), "v", 1)
+                        : command_get(&cmd, key, strlen(key))) != 0)
+            abort();
+        int64_t sent = test_now_ms();
+        struct client_pending p = client_send(w->pool, &cmd);
+        struct redis_result r = client_wait_timeout(&p, w->bound_ms);
+        int64_t waited = test_now_ms() - sent;
         w->answered++;
         bool ok = r.kind == REDIS_RESULT_OK || r.kind == REDIS_RESULT_VALUE ||
-                  r.kind == REDIS_RESULT_NIL; /* NIL: the restarted server is empty */
+                  r.kind == REDIS_RESULT_NIL; /* NIL: a restarted server is empty */
         if (is_timeout(&r))
             w->hung++;
         else if (!ok && r.kind != REDIS_RESULT_IO_ERROR)
             w->unexpected++;
         redis_result_free(&r);
+        if (error_seen && waited > w->slowest_after_error)
+            w->slowest_after_error = waited;
+        int events[2], n = 0;
+        if (error_seen && ++after_error == ANSWERS_AFTER_ERROR)
+            events[n++] = ANSWERED_AFTER_ERROR;
+        if (ok && !ok_seen) {
+            ok_seen = true;
+            events[n++] = FIRST_OK;
+        } else if (!ok && ok_seen && !error_seen) {
+            error_seen = true;
+            events[n++] = FIRST_ERROR;
+        } else if (ok && error_seen && !back_seen) {
+            back_seen = true;
+            events[n++] = OK_AFTER_ERROR;
+        }
+        for (int e = 0; e < n; e++)
+            mpsc_send(w->events, &events[e]);
         if (!ok)
             test_sleep_ms(1); /* as a polite client would: no hot loop of errors */
-        enum worker_event event;
-        bool tell = false;
-        if (ok && !ok_seen) {
-            ok_seen = tell = true;
-            event = FIRST_OK;
-        } else if (!ok && ok_seen && !error_seen) {
-            error_seen = tell = true;
-            event = FIRST_ERROR;
-        } else if (ok && error_seen && !back_seen) {
-            back_seen = tell = true;
-            event = OK_AFTER_ERROR;
-        }
-        if (tell) {
-            int message = (int)event;
-            mpsc_send(w->events, &message);
-        }
     }
     return NULL;
 }
 
-/* Waits for `count` events of kind `expected` (any other kind is a bug). */
-static bool await_events(struct mpsc_receiver *rx, int count, enum worker_event expected)
+struct callers {
+    struct caller threads[CALLERS];
+    struct mpsc_sender *tx;
+    struct mpsc_receiver *rx;
+    atomic_bool stop;
+    int seen[EVENT_KINDS]; /* events received so far, by kind */
+};
+
+static void callers_start(struct callers *c, struct pool *pool, const char *name,
+                          unsigned bound_ms)
 {
-    for (int i = 0; i < count; i++) {
+    memset(c->seen, 0, sizeof c->seen);
+    /* Room for every event of every caller: a caller never blocks on it. */
+    ck_assert_int_eq(mpsc_channel(CALLERS * EVENT_KINDS, sizeof(int), NULL, &c->tx, &c->rx), 0);
+    atomic_init(&c->stop, false);
+    for (int t = 0; t < CALLERS; t++) {
+        c->threads[t] = (struct caller){ .pool = pool, .name = name, .index = t,
+                                         .bound_ms = bound_ms, .events = c->tx,
+                                         .stop = &c->stop };
+        ck_assert_int_eq(pthread_create(&c->threads[t].thread, NULL, caller_main,
+                                        &c->threads[t]), 0);
+    }
+}
+
+/* Waits until every caller has said `kind`, for at most bound_ms; counts
+ * the other events that arrive meanwhile (callers run at their own pace).
+ * A real signal, not a sleep. */
+static bool callers_await(struct callers *c, enum caller_event kind, unsigned bound_ms)
+{
+    int64_t deadline = test_now_ms() + bound_ms;
+    while (c->seen[kind] < CALLERS) {
+        int64_t left = deadline - test_now_ms();
         int event;
-        if (mpsc_recv_timeout(rx, &event, RECONNECT_BOUND_MS) != CHAN_OK)
+        if (left <= 0 || mpsc_recv_timeout(c->rx, &event, (unsigned)left) != CHAN_OK)
             return false;
-        ck_assert_int_eq(event, (int)expected);
+        c->seen[event]++;
     }
     return true;
+}
+
+static void callers_stop(struct callers *c)
+{
+    atomic_store(&c->stop, true);
+    for (int t = 0; t < CALLERS; t++)
+        pthread_join(c->threads[t].thread, NULL);
+    mpsc_sender_drop(c->tx);
+    mpsc_receiver_drop(c->rx);
+}
+
+/* No caller waited out its bound, and each got only replies or I/O errors. */
+static void expect_every_caller_answered(const struct callers *c)
+{
+    for (int t = 0; t < CALLERS; t++) {
+        const struct caller *w = &c->threads[t];
+        ck_assert_msg(w->hung == 0,
+                      "expected every request to be answered; %zu of caller %d's %zu waited "
+                      "%u ms" CHAPTER_HINT("While disconnected: an error at once"),
+                      w->hung, t, w->answered, w->bound_ms, chapter_doc());
+        ck_assert_msg(w->unexpected == 0,
+                      "expected only replies or I/O errors, caller %d got %zu other results",
+                      t, w->unexpected);
+    }
 }
 
 START_TEST(every_caller_is_answered_while_the_server_restarts)
@@ -640,57 +697,87 @@ START_TEST(every_caller_is_answered_while_the_server_restarts)
     start_private_server(&h);
     char name[64];
     struct pool *pool = open_pool(h.url, N, "callers", NULL, name, sizeof name);
-    struct mpsc_sender *tx;
-    struct mpsc_receiver *rx;
-    ck_assert_int_eq(mpsc_channel(RESTART_THREADS * 3, sizeof(int), NULL, &tx, &rx), 0);
-    atomic_bool stop;
-    atomic_init(&stop, false);
-    struct restart_worker workers[RESTART_THREADS];
-    for (int t = 0; t < RESTART_THREADS; t++) {
-        workers[t] = (struct restart_worker){ .pool = pool, .name = name, .index = t,
-                                              .events = tx, .stop = &stop };
-        ck_assert_int_eq(pthread_create(&workers[t].thread, NULL, restart_worker_main,
-                                        &workers[t]), 0);
-    }
+    struct callers c;
+    callers_start(&c, pool, name, ANSWER_BOUND_MS);
 
-    /* Each step waits for every worker to have seen what the step is
-     * about: a real signal, not a sleep. */
-    bool served = await_events(rx, RESTART_THREADS, FIRST_OK);
+    bool served = callers_await(&c, FIRST_OK, RECONNECT_BOUND_MS);
     bool failed = false, back = false;
+    int back_while_down = 0;
     char err[1024] = "";
     if (served) {
         redis_harness_kill(&h);
-        failed = await_events(rx, RESTART_THREADS, FIRST_ERROR);
+        failed = callers_await(&c, FIRST_ERROR, RECONNECT_BOUND_MS);
+        back_while_down = c.seen[OK_AFTER_ERROR];
     }
     int restarted = failed ? redis_harness_restart(&h, err, sizeof err) : -1;
     if (restarted == 0)
-        back = await_events(rx, RESTART_THREADS, OK_AFTER_ERROR);
+        back = callers_await(&c, OK_AFTER_ERROR, RECONNECT_BOUND_MS);
 
-    atomic_store(&stop, true);
-    for (int t = 0; t < RESTART_THREADS; t++)
-        pthread_join(workers[t].thread, NULL);
+    callers_stop(&c);
     pool_close(pool);
-    mpsc_sender_drop(tx);
-    mpsc_receiver_drop(rx);
     redis_harness_stop(&h);
 
-    ck_assert_msg(served, "expected every worker to get an answer from the pool at first");
-    ck_assert_msg(failed, "expected every worker to get an error once the server was killed"
+    ck_assert_msg(served, "expected every caller to get an answer from the pool at first");
+    ck_assert_msg(failed, "expected every caller to get an error once the server was killed"
                   CHAPTER_HINT("When a connection breaks"), chapter_doc());
+    ck_assert_msg(back_while_down == 0, "expected no command to succeed while the server was "
+                  "dead; %d callers saw one", back_while_down);
     ck_assert_msg(restarted == 0, "restart: %s", err);
     ck_assert_msg(back,
-                  "expected every worker's commands to succeed again within %d ms of the "
+                  "expected every caller's commands to succeed again within %d ms of the "
                   "server's restart" CHAPTER_HINT("Reconnecting, with back-off"),
                   RECONNECT_BOUND_MS, chapter_doc());
-    for (int t = 0; t < RESTART_THREADS; t++) {
-        ck_assert_msg(workers[t].hung == 0,
-                      "expected every request to be answered; %zu of worker %d's %zu waited "
-                      "%d ms" CHAPTER_HINT("While disconnected: an error at once"),
-                      workers[t].hung, t, workers[t].answered, ANSWER_BOUND_MS, chapter_doc());
-        ck_assert_msg(workers[t].unexpected == 0,
-                      "expected only replies or I/O errors, worker %d got %zu other results",
-                      t, workers[t].unexpected);
-    }
+    expect_every_caller_answered(&c);
+}
+END_TEST
+
+/*
+ * A frozen server (SIGSTOP) is worse than a dead one: the kernel still
+ * accepts TCP connections for it, so a reconnect attempt "connects" and then
+ * waits for a reply that never comes.  The batch in flight when it froze
+ * waits out the command timeout (10 s); after that the manager knows, and
+ * every caller must hear from it within about one connect attempt - the
+ * connect timeout, 2 s - not one command timeout per attempt.
+ */
+#define FROZEN_FIRST_ERROR_BOUND_MS 30000 /* the command timeout, and room to spare */
+#define FROZEN_ANSWER_BOUND_MS 6000       /* one connect attempt, and room to spare */
+
+START_TEST(every_caller_is_answered_soon_after_the_server_freezes)
+{
+    enum { N = 2 };
+    struct redis_harness h;
+    start_private_server(&h);
+    char name[64];
+    struct pool *pool = open_pool(h.url, N, "frozen", NULL, name, sizeof name);
+    struct callers c;
+    callers_start(&c, pool, name, FROZEN_FIRST_ERROR_BOUND_MS);
+
+    bool served = callers_await(&c, FIRST_OK, RECONNECT_BOUND_MS);
+    bool frozen = served && redis_harness_freeze(&h) == 0;
+    bool noticed = frozen && callers_await(&c, FIRST_ERROR, FROZEN_FIRST_ERROR_BOUND_MS);
+    bool kept_answering =
+        noticed && callers_await(&c, ANSWERED_AFTER_ERROR, 2 * FROZEN_FIRST_ERROR_BOUND_MS);
+    redis_harness_thaw(&h);
+    callers_stop(&c);
+    pool_close(pool);
+    redis_harness_stop(&h);
+
+    ck_assert_msg(served, "expected every caller to get an answer from the pool at first");
+    ck_assert_msg(frozen, "the test could not freeze its server");
+    ck_assert_msg(noticed, "expected every caller to get an error within %d ms of the freeze"
+                  CHAPTER_HINT("When a connection breaks"), FROZEN_FIRST_ERROR_BOUND_MS,
+                  chapter_doc());
+    ck_assert_msg(kept_answering, "expected every caller to get %d more answers while the "
+                  "server stayed frozen" CHAPTER_HINT("While disconnected: an error at once"),
+                  ANSWERS_AFTER_ERROR, chapter_doc());
+    expect_every_caller_answered(&c);
+    for (int t = 0; t < CALLERS; t++)
+        ck_assert_msg(c.threads[t].slowest_after_error <= FROZEN_ANSWER_BOUND_MS,
+                      "expected each request sent after the freeze was noticed to be answered "
+                      "within %d ms (a reconnect attempt should give up after the connect "
+                      "timeout); caller %d waited %lld ms" CHAPTER_HINT("Reconnecting, with "
+                      "back-off"), FROZEN_ANSWER_BOUND_MS, t,
+                      (long long)c.threads[t].slowest_after_error, chapter_doc());
 }
 END_TEST
 
@@ -856,6 +943,7 @@ static Suite *chapter_suite(void)
     tcase_add_test(faults, a_killed_connection_is_replaced_while_the_others_keep_serving);
     tcase_add_test(faults, the_pool_survives_a_server_restart_on_the_same_port);
     tcase_add_test(faults, every_caller_is_answered_while_the_server_restarts);
+    tcase_add_test(faults, every_caller_is_answered_soon_after_the_server_freezes);
     suite_add_tcase(s, faults);
 
     TCase *closing = tcase_create("closing");

@@ -50,37 +50,6 @@ static bool folder_exists(const char *dir)
     return stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* Dead means: no such process, or a zombie nobody has reaped yet (a server
- * whose parent died is reparented, and its new parent may be slow to reap). */
-static bool process_is_gone(pid_t pid)
-{
-#ifdef __linux__
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return true;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *paren = strrchr(buf, ')'); /* "pid (comm) STATE ..." */
-    if (paren != NULL && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'))
-        return true;
-#endif
-    return kill(pid, 0) == -1 && errno == ESRCH;
-}
-
-static bool wait_until_gone(pid_t pid, unsigned ms)
-{
-    int64_t deadline = test_now_ms() + ms;
-    while (!process_is_gone(pid)) {
-        if (test_now_ms() > deadline)
-            return false;
-        test_sleep_ms(10);
-    }
-    return true;
-}
-
 /* Removes a folder a test left behind on purpose (the server only writes
  * its log there). */
 static void remove_server_folder(const char *dir)
@@ -233,7 +202,7 @@ START_TEST(stop_removes_the_folder_and_the_port_stops_answering)
     redis_harness_stop(&h);
 
     ck_assert_msg(!folder_exists(dir), "%s is still there", dir);
-    ck_assert(process_is_gone(pid));
+    ck_assert(test_process_is_gone(pid));
     char err[512] = "";
     ck_assert_ptr_null(redis_client_connect(url, NULL, err, sizeof err));
     ck_assert_msg(strstr(err, "refused") != NULL, "got: %s", err);
@@ -308,7 +277,7 @@ START_TEST(kill_makes_clients_see_a_lost_connection)
     redis_harness_kill(&h);
 
     ck_assert_int_eq(h.pid, 0);
-    ck_assert(process_is_gone(pid));
+    ck_assert(test_process_is_gone(pid));
     ck_assert_msg(folder_exists(h.dir), "kill keeps the folder until stop");
     struct redis_result r = redis_client_get(c, "k", 1);
     ck_assert_int_eq(r.kind, REDIS_RESULT_IO_ERROR);
@@ -342,6 +311,68 @@ START_TEST(pause_holds_commands_for_about_the_pause_time)
     ck_assert_int_lt(elapsed, 3000);
     redis_client_free(c);
     redis_harness_stop(&h);
+}
+END_TEST
+
+START_TEST(freeze_leaves_every_request_unanswered_until_thaw)
+{
+    struct redis_harness h;
+    start(&h);
+    struct redis_client_options quick = { .connect_timeout_ms = 300, .command_timeout_ms = 300 };
+    struct redis_client *before = redis_client_connect(h.url, &quick, NULL, 0);
+    ck_assert_ptr_nonnull(before);
+
+    ck_assert_int_eq(redis_harness_freeze(&h), 0);
+    ck_assert_int_eq(h.frozen, 1);
+    ck_assert_int_eq(redis_harness_freeze(&h), 0); /* frozen already: no waiting */
+
+    /* A connection made before the freeze gets no reply... */
+    struct redis_result r = redis_client_get(before, "k", 1);
+    ck_assert_msg(r.kind == REDIS_RESULT_IO_ERROR && strstr(r.data, "timed out") != NULL,
+                  "expected a timeout from the frozen server, got %s %s",
+                  redis_result_kind_name(r.kind), r.data != NULL ? r.data : "");
+    redis_result_free(&r);
+    redis_client_free(before);
+    /* ...and a new one is accepted by the kernel (the listen backlog) but
+     * never answered: the connect fails on its set-up, not with "refused". */
+    struct redis_client_options named = { .connect_timeout_ms = 300, .name = "frozen-probe" };
+    enum redis_connect_error why;
+    char err[512] = "";
+    ck_assert_ptr_null(redis_client_connect_why(h.url, &named, &why, err, sizeof err));
+    ck_assert_msg(why == REDIS_CONNECT_TIMED_OUT, "expected a connect timeout, got %d: %s",
+                  (int)why, err);
+
+    ck_assert_int_eq(redis_harness_thaw(&h), 0);
+    ck_assert_int_eq(h.frozen, 0);
+    ck_assert_int_eq(redis_harness_thaw(&h), 0); /* running already: no waiting */
+    ck_assert(answers_ping(h.url));
+    redis_harness_stop(&h);
+}
+END_TEST
+
+START_TEST(only_the_owner_freezes_and_a_frozen_server_still_stops)
+{
+    struct redis_harness h;
+    start(&h);
+
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) /* a copy of `h`, as a forked Check test holds */
+        _exit(redis_harness_freeze(&h) == -1 && redis_harness_thaw(&h) == -1 ? 0 : 1);
+    int status = wait_for_child(child);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "freeze or thaw in a process other than the owner did not fail");
+    ck_assert(answers_ping(h.url));
+
+    ck_assert_int_eq(redis_harness_freeze(&h), 0);
+    pid_t pid = h.pid;
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s", h.dir);
+    redis_harness_stop(&h);
+    ck_assert(test_process_is_gone(pid));
+    ck_assert_msg(!folder_exists(dir), "%s is still there after stopping a frozen server", dir);
+    ck_assert_int_eq(h.frozen, 0);
+    ck_assert_int_eq(redis_harness_freeze(&h), -1); /* nothing left to freeze */
 }
 END_TEST
 
@@ -395,7 +426,7 @@ START_TEST(restart_gives_a_new_empty_server_on_the_same_port)
     ck_assert_str_eq(h.dir, dir);
     ck_assert_int_gt(h.pid, 0);
     ck_assert_int_ne(h.pid, old_pid);
-    ck_assert(process_is_gone(old_pid));
+    ck_assert(test_process_is_gone(old_pid));
     ck_assert(answers_ping(h.url));
     /* A new server, not the old one: the data is gone (no persistence). */
     ck_assert_int_eq(get_kind(h.url, "before-restart"), REDIS_RESULT_NIL);
@@ -408,7 +439,7 @@ START_TEST(restart_gives_a_new_empty_server_on_the_same_port)
 
     pid_t new_pid = h.pid;
     redis_harness_stop(&h);
-    ck_assert(process_is_gone(new_pid));
+    ck_assert(test_process_is_gone(new_pid));
     ck_assert_msg(!folder_exists(dir), "%s is still there after stop", dir);
 }
 END_TEST
@@ -429,7 +460,7 @@ START_TEST(restart_after_kill_brings_a_server_back)
     pid_t first = h.pid;
     ck_assert_msg(redis_harness_restart(&h, err, sizeof err) == 0, "second restart: %s", err);
     ck_assert_int_ne(h.pid, first);
-    ck_assert(process_is_gone(first));
+    ck_assert(test_process_is_gone(first));
     ck_assert(answers_ping(h.url));
     redis_harness_stop(&h);
 }
@@ -452,7 +483,7 @@ START_TEST(restart_of_a_stopped_or_foreign_harness_fails_and_changes_nothing)
     ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     pid_t pid = h.pid;
     ck_assert(answers_ping(h.url));
-    ck_assert(!process_is_gone(pid));
+    ck_assert(!test_process_is_gone(pid));
 
     redis_harness_stop(&h);
     char err[256] = "";
@@ -492,7 +523,7 @@ START_TEST(a_restarted_server_is_still_stopped_at_exit)
 {
     int status;
     struct report rep = restart_in_child_and_end(true, &status);
-    bool gone = wait_until_gone(rep.pid, 2000);
+    bool gone = test_wait_until_gone(rep.pid, 2000);
     bool folder = folder_exists(rep.dir);
     if (!gone)
         kill(rep.pid, SIGKILL);
@@ -508,7 +539,7 @@ START_TEST(a_restarted_server_dies_when_its_owner_dies)
 {
     int status;
     struct report rep = restart_in_child_and_end(false, &status);
-    bool gone = wait_until_gone(rep.pid, 2000);
+    bool gone = test_wait_until_gone(rep.pid, 2000);
     if (!gone)
         kill(rep.pid, SIGKILL);
     remove_server_folder(rep.dir);
@@ -562,7 +593,7 @@ START_TEST(the_server_dies_when_the_process_that_started_it_dies)
     close(fds[0]);
     wait_for_child(child);
 
-    bool gone = wait_until_gone(rep.pid, 2000);
+    bool gone = test_wait_until_gone(rep.pid, 2000);
     if (!gone) /* do not leave it running when the test fails */
         kill(rep.pid, SIGKILL);
     remove_server_folder(rep.dir);
@@ -599,7 +630,7 @@ START_TEST(a_signal_stops_every_server_and_removes_its_folder)
     int status = wait_for_child(child);
 
     /* Check everything, clean up, then assert - a failure leaves nothing. */
-    bool a_gone = process_is_gone(a.pid), b_gone = process_is_gone(b.pid);
+    bool a_gone = test_process_is_gone(a.pid), b_gone = test_process_is_gone(b.pid);
     bool a_folder = folder_exists(a.dir), b_folder = folder_exists(b.dir);
     if (!a_gone)
         kill(a.pid, SIGKILL);
@@ -705,7 +736,7 @@ START_TEST(a_cluster_starts_agreed_on_its_slots_and_stops_leaving_nothing)
     size_t n = c.node_count;
     redis_cluster_stop(&c);
     for (size_t i = 0; i < n; i++) {
-        ck_assert_msg(process_is_gone(pids[i]), "node %zu (pid %ld) still runs", i, (long)pids[i]);
+        ck_assert_msg(test_process_is_gone(pids[i]), "node %zu (pid %ld) still runs", i, (long)pids[i]);
         ck_assert_msg(!folder_exists(dirs[i]), "node %zu left %s", i, dirs[i]);
     }
     redis_cluster_stop(&c); /* twice is harmless */
@@ -837,9 +868,9 @@ START_TEST(a_signal_stops_every_cluster_node_and_removes_its_files)
     int status = wait_for_child(child);
     bool all_gone = true, no_folder = true;
     for (size_t i = 0; i < 3; i++) {
-        all_gone = all_gone && process_is_gone(nodes[i].pid);
+        all_gone = all_gone && test_process_is_gone(nodes[i].pid);
         no_folder = no_folder && !folder_exists(nodes[i].dir);
-        if (!process_is_gone(nodes[i].pid))
+        if (!test_process_is_gone(nodes[i].pid))
             kill(nodes[i].pid, SIGKILL);
         char conf[512];
         snprintf(conf, sizeof conf, "%s/nodes-cluster.conf", nodes[i].dir);
@@ -872,6 +903,8 @@ Suite *redis_harness_suite(void)
     tcase_set_timeout(faults, 30);
     tcase_add_test(faults, kill_makes_clients_see_a_lost_connection);
     tcase_add_test(faults, pause_holds_commands_for_about_the_pause_time);
+    tcase_add_test(faults, freeze_leaves_every_request_unanswered_until_thaw);
+    tcase_add_test(faults, only_the_owner_freezes_and_a_frozen_server_still_stops);
     suite_add_tcase(s, faults);
 
     TCase *restart = tcase_create("restart");

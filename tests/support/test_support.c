@@ -64,6 +64,35 @@ long test_stress_divisor(void)
     return d >= 1 ? d : 1;
 }
 
+bool test_process_is_gone(pid_t pid)
+{
+#ifdef __linux__
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return true;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')'); /* "pid (comm) STATE ..." */
+    if (paren != NULL && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'))
+        return true;
+#endif
+    return kill(pid, 0) == -1 && errno == ESRCH;
+}
+
+bool test_wait_until_gone(pid_t pid, unsigned ms)
+{
+    int64_t deadline = test_now_ms() + ms;
+    while (!test_process_is_gone(pid)) {
+        if (test_now_ms() > deadline)
+            return false;
+        test_sleep_ms(10);
+    }
+    return true;
+}
+
 int test_run_chapter_suite(Suite *suite)
 {
     redis_harness_stop_all_on_signal();

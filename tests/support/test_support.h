@@ -4,7 +4,9 @@
 #ifndef TEST_SUPPORT_H
 #define TEST_SUPPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <check.h>
 
@@ -26,6 +28,15 @@ void test_sleep_ms(unsigned ms);
  * threads one at a time, 20-50 times slower; the loops stay as they are in
  * every other run. */
 long test_stress_divisor(void);
+
+/* True if process `pid` has ended: no such process, or a zombie nobody has
+ * reaped yet (a process whose parent died is reparented, and its new parent
+ * may be slow to reap it). */
+bool test_process_is_gone(pid_t pid);
+
+/* Waits until test_process_is_gone(pid), for at most `ms`; false if it is
+ * still there then. */
+bool test_wait_until_gone(pid_t pid, unsigned ms);
 
 /* A chapter test binary's whole main(): makes Ctrl-C stop any private
  * server a test started and a write to a dead connection an error result
