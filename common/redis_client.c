@@ -296,36 +296,7 @@ static struct redis_result reply_to_result(struct redis_client *client,
 {
     if (reply == NULL)
         return connection_failed(client, saved_errno);
-
-    struct redis_result r;
-    char msg[128];
-    switch (reply->type) {
-    case REDIS_REPLY_STATUS:
-        r = make_result(REDIS_RESULT_OK, reply->str, reply->len);
-        break;
-    case REDIS_REPLY_STRING:
-        r = make_result(REDIS_RESULT_VALUE, reply->str, reply->len);
-        break;
-    case REDIS_REPLY_ERROR:
-        r = make_result(REDIS_RESULT_ERROR, reply->str, reply->len);
-        break;
-    case REDIS_REPLY_INTEGER:
-        r = (struct redis_result){ .kind = REDIS_RESULT_INTEGER, .integer = reply->integer };
-        break;
-    case REDIS_REPLY_NIL:
-        r = (struct redis_result){ .kind = REDIS_RESULT_NIL };
-        break;
-    case REDIS_REPLY_ARRAY:
-        snprintf(msg, sizeof msg,
-                 "unexpected array reply (%zu elements): this client returns single values only",
-                 reply->elements);
-        r = make_message(REDIS_RESULT_ERROR, msg);
-        break;
-    default:
-        snprintf(msg, sizeof msg, "unexpected reply type %d", reply->type);
-        r = make_message(REDIS_RESULT_ERROR, msg);
-        break;
-    }
+    struct redis_result r = redis_result_from_reply(reply);
     freeReplyObject(reply);
     /* Only an allocation failure gets here with IO_ERROR.  The reply is lost,
      * so the caller cannot know what happened: treat it as a broken link. */
@@ -526,4 +497,40 @@ struct redis_result redis_client_read_reply(struct redis_client *client)
         reply = NULL;
     int saved_errno = errno;
     return reply_to_result(client, reply, saved_errno);
+}
+
+/* ---- Replies that arrive by callback (hiredis's async API, chapter 11) ----- */
+
+struct redis_result redis_result_from_reply(const struct redisReply *reply)
+{
+    struct redis_result r;
+    char msg[128];
+    switch (reply->type) {
+    case REDIS_REPLY_STATUS:
+        r = make_result(REDIS_RESULT_OK, reply->str, reply->len);
+        break;
+    case REDIS_REPLY_STRING:
+        r = make_result(REDIS_RESULT_VALUE, reply->str, reply->len);
+        break;
+    case REDIS_REPLY_ERROR:
+        r = make_result(REDIS_RESULT_ERROR, reply->str, reply->len);
+        break;
+    case REDIS_REPLY_INTEGER:
+        r = (struct redis_result){ .kind = REDIS_RESULT_INTEGER, .integer = reply->integer };
+        break;
+    case REDIS_REPLY_NIL:
+        r = (struct redis_result){ .kind = REDIS_RESULT_NIL };
+        break;
+    case REDIS_REPLY_ARRAY:
+        snprintf(msg, sizeof msg,
+                 "unexpected array reply (%zu elements): this client returns single values only",
+                 reply->elements);
+        r = make_message(REDIS_RESULT_ERROR, msg);
+        break;
+    default:
+        snprintf(msg, sizeof msg, "unexpected reply type %d", reply->type);
+        r = make_message(REDIS_RESULT_ERROR, msg);
+        break;
+    }
+    return r;
 }

@@ -148,4 +148,13 @@ int redis_client_append(struct redis_client *client, int argc,
                         const char *const *argv, const size_t *argv_len);
 struct redis_result redis_client_read_reply(struct redis_client *client);
 
+/* ---- Replies that arrive by callback (hiredis's async API, chapter 11) ----
+ * An asynchronous client gets each reply in a callback, and hiredis frees
+ * the reply as soon as that callback returns.  This copies it into a result
+ * the caller owns, the way every call above does: same kinds, same texts.
+ * `reply` must not be NULL (a NULL reply means the connection is gone: the
+ * caller says why).  Not freed here. */
+struct redisReply;
+struct redis_result redis_result_from_reply(const struct redisReply *reply);
+
 #endif
