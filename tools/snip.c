@@ -187,9 +187,18 @@ static int cmd_starter(const char *path)
 {
     struct lines l = read_lines(path);
     enum { OUTSIDE, SOLUTION, STARTER } state = OUTSIDE;
+    bool in_pitfall = false;
     for (size_t i = 0; i < l.count; i++) {
         const char *line = l.at[i];
         const char *m;
+        /* A pitfall region (CONTRIBUTING.md): its right code stays, its
+         * markers and its "//| mistake" lines never reach a starter. */
+        if (((m = marker(line, '>')) || (m = marker(line, '<'))) && names(m, "pitfall", NULL)) {
+            in_pitfall = marker(line, '>') != NULL;
+            continue;
+        }
+        if (in_pitfall && marker(line, '|'))
+            continue;
         if ((m = marker(line, '>')) && names(m, "exercise", NULL)) {
             if (state != OUTSIDE)
                 die("%s:%zu: an exercise opened inside another", path, i + 1);
