@@ -235,6 +235,18 @@ test-08-broken: $(CH08_BROKEN)/test_chapter ## Check that the mpsc suite catches
 	grep -E '^[0-9]+%: Checks' $$log; \
 	grep -E ':[EF]:' $$log | sed -E 's/^[^:]*:[0-9]+:[EF]:[^:]*:([^:]*):[0-9]+: (.*)$$/  failed: \1: \2/'
 
+# ---- Chapter 11: libuv, for the event loop ---------------------------------------
+# Only chapter 11 and its benchmark use libuv (hiredis's adapter,
+# <hiredis/adapters/libuv.h>, comes from whichever hiredis the include path
+# finds): their objects get libuv's compile flags and their programs link
+# it; nothing else does.
+CH11 := 11-event-loop-tasks
+PKG_CFLAGS_UV = $(shell pkg-config --cflags libuv 2>/dev/null)
+PKG_LIBS_UV = $(shell pkg-config --libs libuv 2>/dev/null)
+$(foreach kind,chapters solutions starters,$(BUILD)/$(kind)/$(CH11)/%.o): PKG_CFLAGS += $(PKG_CFLAGS_UV)
+$(foreach kind,chapters solutions starters,$(BUILD)/$(kind)/$(CH11)/$(CH11) $(BUILD)/$(kind)/$(CH11)/test_chapter): \
+	PKG_LIBS_REDIS += $(PKG_LIBS_UV)
+
 # ---- bench/: benchmarks ------------------------------------------------------
 # Always the plain -O2 build: sanitizers would measure themselves.
 # bench/run.sh runs the three programs against one throwaway Redis, then
