@@ -135,7 +135,10 @@ void loop_client_send(struct loop_client *lc, struct loop_request *req)
     else
         line_push(lc, req); /* its turn comes in admit_waiting */
     //| mistake
-    //| issue(lc, req); /* hiredis takes every command: no window at all */
+    //| if (lc->first_waiting == NULL) /* "nobody waits, so go": nobody ever does */
+    //|     issue(lc, req);
+    //| else
+    //|     line_push(lc, req);
     //< pitfall unbounded-window
     //| starter
     //| // TODO(11): bound what hiredis holds.  If fewer than lc->window
