@@ -249,18 +249,27 @@ $(foreach kind,chapters solutions starters,$(BUILD)/$(kind)/$(CH11)/$(CH11) $(BU
 
 # ---- bench/: benchmarks ------------------------------------------------------
 # Always the plain -O2 build: sanitizers would measure themselves.
-# bench/run.sh runs the three programs against one throwaway Redis, then
+# bench/run.sh runs the four programs against one throwaway Redis, then
 # draws the plots with gnuplot (bench/plots.gp); docs/benchmarks.md says more.
 
 BENCH_OUT := build/bench
 BENCH_UTIL_OBJ := $(BUILD)/bench/bench_util.o
-BENCH_NAMES := bench_channels bench_redis bench_backpressure
+BENCH_NAMES := bench_channels bench_redis bench_backpressure bench_eventloop
 BENCH_PROGRAMS := $(BENCH_NAMES:%=$(BUILD)/bench/%)
 BENCH_MODE := $(if $(QUICK),quick,full)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_UTIL_OBJ) $(LIBCOMMON)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(PKG_LIBS_REDIS) -lm -o $@
+
+# bench_eventloop measures chapter 11's own code: its solution's modules
+# (not its main.c) are linked in, with libuv.
+CH11_BENCH_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(filter-out %/main.c,$(wildcard solutions/$(CH11)/*.c)))
+$(BUILD)/bench/bench_eventloop.o: CPPFLAGS += -Isolutions/$(CH11)
+$(BUILD)/bench/bench_eventloop.o: PKG_CFLAGS += $(PKG_CFLAGS_UV)
+$(BUILD)/bench/bench_eventloop: $(BUILD)/bench/bench_eventloop.o $(CH11_BENCH_OBJ) $(BENCH_UTIL_OBJ) $(LIBCOMMON)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(PKG_LIBS_REDIS) $(PKG_LIBS_UV) -lm -o $@
 
 .PHONY: bench bench-publish bench-smoke bench-build
 # What both bench and bench-smoke need: gnuplot and redis-benchmark, and
