@@ -18,9 +18,9 @@
  * the 10 000-task case has tasks waiting in line.
  *
  * Besides ops/s, each run records the client's cost per command from
- * getrusage: CPU (user + system) and sleeps (voluntary context switches),
- * and its peak resident memory (VmHWM, reset before the run through
- * /proc/self/clear_refs).  The ceiling (redis-benchmark -c 1 -P 64) and
+ * getrusage, as the chapter's --timing does (task_cost_begin/end): CPU
+ * (user + system) and sleeps (voluntary context switches), and its peak
+ * resident memory.  The ceiling (redis-benchmark -c 1 -P 64) and
  * the pipelined strategy's rows are read from ceiling.csv and
  * strategies.csv, which bench_redis wrote into the same folder earlier in
  * the same run (bench/run.sh): no second measurement of the same thing.
@@ -34,7 +34,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -68,38 +67,6 @@ static size_t failures; /* runs in which a task or thread failed */
 
 /* ---- One run ------------------------------------------------------------------- */
 
-static double cpu_seconds(void)
-{
-    struct rusage u;
-    getrusage(RUSAGE_SELF, &u);
-    return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec / 1e6 +
-           (double)u.ru_stime.tv_sec + (double)u.ru_stime.tv_usec / 1e6;
-}
-
-/* Peak RSS from now on: the kernel's high-water mark, reset.  False if
- * this kernel does not allow it. */
-static bool reset_peak_rss(void)
-{
-    FILE *f = fopen("/proc/self/clear_refs", "w");
-    if (f == NULL)
-        return false;
-    bool ok = fputs("5", f) >= 0;
-    return fclose(f) == 0 && ok;
-}
-
-static double peak_rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kib = -1;
-    while (f != NULL && kib < 0 && fgets(line, sizeof line, f) != NULL)
-        if (sscanf(line, "VmHWM: %ld kB", &kib) != 1)
-            kib = -1;
-    if (f != NULL)
-        fclose(f);
-    return kib > 0 ? (double)kib : NAN;
-}
-
 /* Commands per run, all callers together. */
 static size_t commands_per_run(enum strategy s)
 {
@@ -115,15 +82,9 @@ static size_t run_here(enum strategy s, size_t n, size_t value_size, double *out
     struct task_options o = { .tasks = n, .rounds = rounds > 0 ? rounds : 1,
                               .value_size = value_size, .key_prefix = "bench:loop" };
     struct task_report r;
-    size_t wakeups;
     char err[512];
-    bool rss_ok = reset_peak_rss();
-    long sleeps0 = bench_sleeps();
-    double cpu0 = cpu_seconds();
-    uint64_t t0 = bench_now_ns();
     int rc = s == S_EVENT_LOOP ? task_run(NULL, BENCH_WINDOW, &o, &r, err, sizeof err)
-                               : thread_run(NULL, BENCH_WINDOW, &o, &r, &wakeups, err, sizeof err);
-    double elapsed = (double)(bench_now_ns() - t0) / 1e9;
+                               : thread_run(NULL, BENCH_WINDOW, &o, &r, err, sizeof err);
     if (rc != 0) {
         fprintf(stderr, "bench_eventloop: %s\n(`make bench` runs this under "
                         "build/plain/bin/with-redis, which starts a Redis)\n", err);
@@ -133,10 +94,10 @@ static size_t run_here(enum strategy s, size_t n, size_t value_size, double *out
         fprintf(stderr, "bench_eventloop: %s, %zu: %zu failed, %zu wrong values: %s\n",
                 strategy_names[s], n, r.failed, r.wrong_values, r.problem);
     double ops = (double)r.commands;
-    out[F_OPS * MAX_REPS] = ops / elapsed;
-    out[F_SLEEPS * MAX_REPS] = (double)(bench_sleeps() - sleeps0) / ops;
-    out[F_CPU * MAX_REPS] = (cpu_seconds() - cpu0) * 1e6 / ops;
-    out[F_RSS * MAX_REPS] = rss_ok ? peak_rss_kib() : NAN;
+    out[F_OPS * MAX_REPS] = ops / r.seconds;
+    out[F_SLEEPS * MAX_REPS] = (double)r.sleeps / ops;
+    out[F_CPU * MAX_REPS] = r.cpu_seconds * 1e6 / ops;
+    out[F_RSS * MAX_REPS] = (double)r.peak_rss_kib;
     return r.failed + r.wrong_values;
 }
 

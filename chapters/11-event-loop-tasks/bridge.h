@@ -69,15 +69,17 @@ struct redis_result bridge_command(struct bridge_handle *h, int argc, const char
  * closes the connection and ends; its thread is joined. */
 void bridge_stop(struct bridge *b);
 
+/* The most threads thread_run starts. */
+#define BRIDGE_MAX_THREADS 1024
+
 /*
- * chapter 11's threads mode: opts->tasks OS threads, each making
- * opts->rounds rounds of SET and GET through the bridge, exactly as a task
- * does, with one command in flight at a time.  Fills *report like task_run
- * (sent, max_in_flight, ... from the loop's connection); `wakeups` gets
- * how many times the loop was woken.  Returns 0, or -1 with a message in
- * err[errlen] when it could not start.
+ * chapter 11's threads mode: opts->tasks OS threads (at most
+ * BRIDGE_MAX_THREADS), each making opts->rounds rounds of SET and GET
+ * through the bridge, exactly as a task does, with one command in flight
+ * at a time.  Fills *report like task_run, and report->wakeups.  Returns
+ * 0, or -1 with a message in err[errlen] when it could not start.
  */
 int thread_run(const char *url, size_t window, const struct task_options *opts,
-               struct task_report *report, size_t *wakeups, char *err, size_t errlen);
+               struct task_report *report, char *err, size_t errlen);
 
 #endif

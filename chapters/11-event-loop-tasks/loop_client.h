@@ -73,7 +73,6 @@ struct loop_client {
     struct loop_request *first_waiting, *last_waiting;
     size_t waiting;
     bool closing;                 /* loop_client_close was called */
-    bool handshake_over;
     char failure[512];            /* why no command can be sent any more; "" while fine */
     uv_timer_t timer;             /* the connect deadline, then the watchdog */
     uv_check_t check;             /* after each turn of the loop: see on_check */
@@ -87,12 +86,13 @@ struct loop_client {
 };
 
 /*
- * Connects to `url` (NULL: $REDIS_URL) on `loop`, with AUTH and SELECT if
- * the URL asks for them, and runs the loop until that is done: a server
- * that is not there or a wrong password is reported here, before any task
- * runs.  `window` is at least 1.  Call it on the thread that will run the
- * loop.  Returns 0, or -1 with the message in err[errlen] (everything it
- * opened is closed again).
+ * Checks `url` (NULL: $REDIS_URL) with a blocking connection first, so a
+ * bad URL, a server that is not there or a wrong password is reported
+ * here, before any task runs; then opens the loop's own connection on
+ * `loop` (AUTH and SELECT if the URL asks for them), which comes up once
+ * the loop runs.  Requests can be sent at once.  `window` is at least 1.
+ * Call it on the thread that will run the loop.  Returns 0, or -1 with the
+ * message in err[errlen].
  */
 int loop_client_connect(struct loop_client *lc, uv_loop_t *loop, const char *url,
                         size_t window, unsigned command_timeout_ms, char *err, size_t errlen);

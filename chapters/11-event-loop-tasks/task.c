@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 
 enum task_step { TASK_SET, TASK_GET };
 
@@ -51,14 +53,52 @@ void task_value(char *value, size_t value_size, size_t id, size_t round)
         memcpy(value + i, letters + from, value_size - i < 26 ? value_size - i : 26);
 }
 
-static void record_problem(struct task_group *g, const struct task *t, const char *what,
-                           const struct redis_result *result)
+static double now_seconds(void)
 {
-    if (g->report->problem[0] != '\0')
-        return;
-    snprintf(g->report->problem, sizeof g->report->problem, "task %zu, round %zu: %s%s%.400s",
-             t->id, t->round, what, result != NULL && result->data != NULL ? ": " : "",
-             result != NULL && result->data != NULL ? result->data : "");
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_seconds(const struct rusage *u)
+{
+    return (double)(u->ru_utime.tv_sec + u->ru_stime.tv_sec) +
+           (double)(u->ru_utime.tv_usec + u->ru_stime.tv_usec) / 1e6;
+}
+
+void task_cost_begin(struct task_report *r)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    r->seconds = now_seconds();
+    r->cpu_seconds = cpu_seconds(&u);
+    r->sleeps = u.ru_nvcsw;
+}
+
+void task_cost_end(struct task_report *r)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    r->seconds = now_seconds() - r->seconds;
+    r->cpu_seconds = cpu_seconds(&u) - r->cpu_seconds;
+    r->sleeps = u.ru_nvcsw - r->sleeps;
+    r->peak_rss_kib = u.ru_maxrss; /* KiB on Linux */
+}
+
+bool task_check(struct task_report *report, const char *who, size_t id, size_t round,
+                const struct redis_result *r, const char *value, size_t value_size)
+{
+    if (value == NULL ? r->kind == REDIS_RESULT_OK
+                      : r->kind == REDIS_RESULT_VALUE && r->len == value_size &&
+                            memcmp(r->data, value, value_size) == 0)
+        return true;
+    if (value != NULL && (r->kind == REDIS_RESULT_VALUE || r->kind == REDIS_RESULT_NIL))
+        report->wrong_values++;
+    if (report->problem[0] == '\0')
+        snprintf(report->problem, sizeof report->problem, "%s %zu, round %zu: %s gave %s%s%.400s",
+                 who, id, round, value == NULL ? "SET" : "GET", redis_result_kind_name(r->kind),
+                 r->data != NULL ? ": " : "", r->data != NULL ? r->data : "");
+    return false;
 }
 
 /* ---- Steps --------------------------------------------------------------------- */
@@ -104,26 +144,13 @@ static void send_step(struct task *t)
     loop_client_send(t->group->client, req);
 }
 
-/* True if the answer to the SET is OK (else records why not). */
-static bool set_succeeded(struct task *t, const struct redis_result *r)
+/* True if `r` is the right answer to the task's command: OK for its SET,
+ * for its GET exactly the value it has just set.  If not, the report says
+ * what was wrong. */
+static bool answer_is_right(struct task *t, const struct redis_result *r)
 {
-    if (r->kind == REDIS_RESULT_OK)
-        return true;
-    record_problem(t->group, t, "SET failed", r);
-    return false;
-}
-
-/* True if the answer to the GET is exactly the value this task has just
- * SET (else records why not). */
-static bool get_returned_own_value(struct task *t, const struct redis_result *r)
-{
-    size_t size = t->group->opts.value_size;
-    if (r->kind == REDIS_RESULT_VALUE && r->len == size && memcmp(r->data, t->value, size) == 0)
-        return true;
-    if (r->kind == REDIS_RESULT_VALUE || r->kind == REDIS_RESULT_NIL)
-        t->group->report->wrong_values++;
-    record_problem(t->group, t, "GET did not return the value the task had set", r);
-    return false;
+    return task_check(t->group->report, "task", t->id, t->round, r,
+                      t->step == TASK_GET ? t->value : NULL, t->group->opts.value_size);
 }
 
 /* The continuation: the loop calls it with the answer to the task's
@@ -134,19 +161,18 @@ static void task_on_reply(struct loop_request *req, struct redis_result result)
     t->group->report->commands++;
     // TODO(11): the task's next step.  `result` is the answer to the
     // command of step t->step, and it is yours to free.
-    //  - check it: set_succeeded (SET) or get_returned_own_value (GET);
+    //  - check it: answer_is_right(t, &result);
     //  - free it (redis_result_free);
     //  - a wrong answer ends the task: task_finish(t, false);
     //  - after the SET: t->step = TASK_GET, send_step(t);
     //  - after the GET: next round (t->round++, t->step = TASK_SET,
     //    send_step), or, after the last round, task_finish(t, true).
     // send_step and task_finish come last: after them, t may be gone.
-    (void)set_succeeded;
-    (void)get_returned_own_value;
     (void)send_step;
-    record_problem(t->group, t,
-                   "not implemented yet: task_on_reply (TODO(11) in "
-                   "chapters/11-event-loop-tasks/task.c)", NULL);
+    redis_result_free(&result);
+    result = redis_result_error(REDIS_RESULT_ERROR, "not implemented yet: task_on_reply "
+                                "(TODO(11) in chapters/11-event-loop-tasks/task.c)");
+    answer_is_right(t, &result); /* records it as the run's problem */
     redis_result_free(&result);
     task_finish(t, false);
 }
@@ -190,6 +216,7 @@ int task_run(const char *url, size_t window, const struct task_options *opts,
              struct task_report *report, char *err, size_t errlen)
 {
     *report = (struct task_report){ .window = window };
+    task_cost_begin(report);
     uv_loop_t loop;
     int rc = uv_loop_init(&loop);
     if (rc != 0) {
@@ -210,5 +237,6 @@ int task_run(const char *url, size_t window, const struct task_options *opts,
     report->sent = lc.sent;
     report->max_in_flight = lc.max_in_flight;
     report->max_waiting = lc.max_waiting;
+    task_cost_end(report);
     return 0;
 }

@@ -43,6 +43,12 @@ struct task_report {
     size_t wrong_values;    /* GETs that did not return the task's own value */
     /* The connection's figures (loop_client), copied by task_run. */
     size_t sent, max_in_flight, max_waiting, window;
+    size_t wakeups;         /* thread_run: times the threads woke the loop */
+    /* What the run cost this process (all its threads), from getrusage:
+     * for --timing and the benchmark. */
+    double seconds, cpu_seconds;
+    long sleeps;            /* voluntary context switches */
+    long peak_rss_kib;
     char problem[600];      /* the first thing that went wrong; "" if nothing */
 };
 
@@ -73,6 +79,19 @@ size_t task_group_start(struct task_group *g, struct loop_client *client,
  */
 int task_run(const char *url, size_t window, const struct task_options *opts,
              struct task_report *report, char *err, size_t errlen);
+
+/* Checks an answer: OK for a SET (value NULL), exactly value[0..value_size)
+ * for a GET.  A wrong one is counted (wrong_values, for a GET that got
+ * another value or nil) and, if it is the first problem of the run, told
+ * in report->problem as "<who> <id>, round <round>: ...".  True if right.
+ * (bridge.c's threads check theirs with it too.) */
+bool task_check(struct task_report *report, const char *who, size_t id, size_t round,
+                const struct redis_result *r, const char *value, size_t value_size);
+
+/* Start and end of the cost figures of *report (task_run and thread_run
+ * call them). */
+void task_cost_begin(struct task_report *report);
+void task_cost_end(struct task_report *report);
 
 /* The key of task `id` and its value in round `round`, value_size bytes
  * (bridge.c's threads use the same ones).  task_key returns the length. */

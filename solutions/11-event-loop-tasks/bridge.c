@@ -207,6 +207,15 @@ struct worker {
     struct task_report report; /* this thread's own counts, summed after the join */
 };
 
+/* A bridged command's answer checked (task_check), counted and freed. */
+static bool right(struct worker *w, size_t round, struct redis_result r, const char *value)
+{
+    bool ok = task_check(&w->report, "thread", w->id, round, &r, value, w->opts->value_size);
+    w->report.commands++;
+    redis_result_free(&r);
+    return ok;
+}
+
 /* A task's rounds, written as a thread: a blocking call per command. */
 static void *worker_main(void *arg)
 {
@@ -219,25 +228,14 @@ static void *worker_main(void *arg)
         snprintf(w->report.problem, sizeof w->report.problem, "thread %zu: out of memory", w->id);
     for (size_t round = 0; ok && round < o->rounds; round++) {
         task_value(value, o->value_size, w->id, round);
-        struct redis_result set = bridge_command(&w->h, 3, (const char *[]){ "SET", key, value },
-                                                 (const size_t[]){ 3, key_len, o->value_size });
-        struct redis_result get = { .kind = REDIS_RESULT_NIL };
-        ok = set.kind == REDIS_RESULT_OK;
-        if (ok)
-            get = bridge_command(&w->h, 2, (const char *[]){ "GET", key },
-                                 (const size_t[]){ 3, key_len });
-        w->report.commands += ok ? 2 : 1;
-        ok = ok && get.kind == REDIS_RESULT_VALUE && get.len == o->value_size &&
-             memcmp(get.data, value, get.len) == 0;
-        if (!ok) {
-            const struct redis_result *bad = set.kind != REDIS_RESULT_OK ? &set : &get;
-            w->report.wrong_values += bad->kind == REDIS_RESULT_VALUE || bad->kind == REDIS_RESULT_NIL;
-            snprintf(w->report.problem, sizeof w->report.problem, "thread %zu, round %zu: %s %s%s%.400s",
-                     w->id, round, bad == &set ? "SET" : "GET", redis_result_kind_name(bad->kind),
-                     bad->data != NULL ? ": " : "", bad->data != NULL ? bad->data : "");
-        }
-        redis_result_free(&set);
-        redis_result_free(&get);
+        ok = right(w, round,
+                   bridge_command(&w->h, 3, (const char *[]){ "SET", key, value },
+                                  (const size_t[]){ 3, key_len, o->value_size }),
+                   NULL) &&
+             right(w, round,
+                   bridge_command(&w->h, 2, (const char *[]){ "GET", key },
+                                  (const size_t[]){ 3, key_len }),
+                   value);
     }
     if (o->log != NULL)
         fprintf(o->log, "thread %zu: %s\n", w->id, ok ? "done" : "FAILED");
@@ -249,9 +247,14 @@ static void *worker_main(void *arg)
 }
 
 int thread_run(const char *url, size_t window, const struct task_options *opts,
-               struct task_report *report, size_t *wakeups, char *err, size_t errlen)
+               struct task_report *report, char *err, size_t errlen)
 {
     *report = (struct task_report){ .window = window };
+    if (opts->tasks > BRIDGE_MAX_THREADS) {
+        snprintf(err, errlen, "at most %d threads", BRIDGE_MAX_THREADS);
+        return -1;
+    }
+    task_cost_begin(report);
     struct task_options o = *opts;
     if (o.value_size < TASK_MIN_VALUE_SIZE)
         o.value_size = TASK_MIN_VALUE_SIZE;
@@ -293,7 +296,8 @@ int thread_run(const char *url, size_t window, const struct task_options *opts,
     report->sent = b.client.sent;
     report->max_in_flight = b.client.max_in_flight;
     report->max_waiting = b.client.max_waiting;
-    *wakeups = b.wakeups;
+    report->wakeups = b.wakeups;
     free(ws);
+    task_cost_end(report);
     return 0;
 }

@@ -8,8 +8,7 @@
  *                      again, the next in line goes, then the continuation
  *   connection_lost    no reply will ever come: every request, handed over
  *                      or waiting, gets the error
- * and around them: connecting (the loop runs until the server answered),
- * the watchdog timer, closing.
+ * and around them: the watchdog timer, closing, connecting.
  */
 #include "loop_client.h"
 
@@ -18,8 +17,6 @@
 #include <string.h>
 
 #include <hiredis/adapters/libuv.h>
-
-#define CONNECT_TIMEOUT_MS 2000u
 
 /* Records the first reason the connection became unusable; later ones
  * only repeat it. */
@@ -101,6 +98,7 @@ static void issue(struct loop_client *lc, struct loop_request *req)
 
 /* After a reply freed a slot: the requests at the head of the line go, as
  * long as the window has room. */
+//> snippet admit_waiting
 static void admit_waiting(struct loop_client *lc)
 {
     //> exercise 11
@@ -113,7 +111,9 @@ static void admit_waiting(struct loop_client *lc)
     //| (void)lc;
     //< exercise 11
 }
+//< snippet admit_waiting
 
+//> snippet loop_client_send
 void loop_client_send(struct loop_client *lc, struct loop_request *req)
 {
     /* hiredis is not thread-safe, and C cannot refuse the call at compile
@@ -149,6 +149,7 @@ void loop_client_send(struct loop_client *lc, struct loop_request *req)
     //| issue(lc, req);
     //< exercise 11
 }
+//< snippet loop_client_send
 
 /* ---- Replies and failures --------------------------------------------------- */
 
@@ -158,7 +159,7 @@ static void close_handles(struct loop_client *lc)
 {
     if (!uv_is_closing((uv_handle_t *)&lc->timer))
         uv_close((uv_handle_t *)&lc->timer, NULL);
-    if (lc->check.data != NULL && !uv_is_closing((uv_handle_t *)&lc->check)) /* started */
+    if (!uv_is_closing((uv_handle_t *)&lc->check))
         uv_close((uv_handle_t *)&lc->check, NULL);
 }
 
@@ -258,59 +259,36 @@ void loop_client_adopt(struct loop_client *lc)
 
 /* ---- Connecting ---------------------------------------------------------------- */
 
+/* The loop's connection failed to come up after all (the server went
+ * between the check and here): hiredis answers what was queued with NULL,
+ * then frees the context. */
 static void on_connect(const redisAsyncContext *ac, int status)
 {
     struct loop_client *lc = ac->data;
     if (status == REDIS_OK)
         return;
-    record_failure(lc, "cannot connect to %s: %s. Is redis-server running there? Start one, "
-                   "or set REDIS_URL.", lc->url, ac->c.errstr);
-    lc->ac = NULL; /* hiredis frees it after this returns */
-}
-
-/* The replies to AUTH, SELECT and PING; PING comes last, so its reply (or
- * the NULL that replaces it) ends the handshake. */
-static void on_handshake_reply(redisAsyncContext *ac, void *reply, void *privdata)
-{
-    struct loop_client *lc = ac->data;
-    const char *what = privdata;
-    const redisReply *r = reply;
-    if (r == NULL)
-        record_failure(lc, "cannot connect to %s: %s", lc->url,
-                       ac->errstr != NULL && ac->errstr[0] != '\0' ? ac->errstr : "closed");
-    else if (r->type == REDIS_REPLY_ERROR)
-        record_failure(lc, "cannot connect to %s: %s failed: \"%s\". Check the %s in the URL.",
-                       lc->url, what, r->str, strcmp(what, "AUTH") == 0 ? "password" : "database");
-    if (strcmp(what, "PING") == 0)
-        lc->handshake_over = true;
-}
-
-static void on_connect_deadline(uv_timer_t *timer)
-{
-    struct loop_client *lc = timer->data;
-    record_failure(lc, "cannot connect to %s: no answer within %u ms. Check the host and port.",
-                   lc->url, CONNECT_TIMEOUT_MS);
-    if (lc->ac != NULL)
-        redisAsyncFree(lc->ac); /* the handshake callbacks get NULL */
+    record_failure(lc, "cannot connect to %s: %s", lc->url, ac->c.errstr);
     lc->ac = NULL;
-    lc->handshake_over = true;
+    close_handles(lc);
 }
 
-static void handshake_command(struct loop_client *lc, const char *what, int argc,
-                              const char **argv)
+/* AUTH and SELECT go first on the connection, ahead of every task's
+ * command.  The check in loop_client_connect passed them, so an error here
+ * is rare; it ends the connection like any other failure. */
+static void on_setup_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
-    size_t len[2] = { strlen(argv[0]), argc > 1 ? strlen(argv[1]) : 0 };
-    redisAsyncCommandArgv(lc->ac, on_handshake_reply, (void *)what, argc, argv, len);
+    const redisReply *r = reply;
+    if (r != NULL && r->type == REDIS_REPLY_ERROR) {
+        record_failure(ac->data, "%s failed: %s", (const char *)privdata, r->str);
+        redisAsyncDisconnect(ac);
+    }
 }
 
-/* "redis://host:port/db" with the password, if any, as ***. */
-static void show_url(const struct redis_url *u, char *out, size_t size)
+static void setup_command(struct loop_client *lc, const char *name, const char *arg)
 {
-    char db[16] = "";
-    if (u->db != 0)
-        snprintf(db, sizeof db, "/%d", u->db);
-    snprintf(out, size, "redis://%s%s:%d%s", u->password[0] != '\0' ? ":***@" : "", u->host,
-             u->port, db);
+    const char *argv[] = { name, arg };
+    const size_t len[] = { strlen(name), strlen(arg) };
+    redisAsyncCommandArgv(lc->ac, on_setup_reply, (void *)name, 2, argv, len);
 }
 
 int loop_client_connect(struct loop_client *lc, uv_loop_t *loop, const char *url,
@@ -319,57 +297,42 @@ int loop_client_connect(struct loop_client *lc, uv_loop_t *loop, const char *url
     *lc = (struct loop_client){ .loop = loop, .window = window > 0 ? window : 1,
                                 .command_timeout_ms = command_timeout_ms,
                                 .owner = pthread_self() };
-    struct redis_url u;
-    if (redis_url_parse(url != NULL ? url : redis_url_from_env(), &u, err, errlen) != 0)
+    /* First the wrapper's blocking connect: it checks the URL, the server
+     * and the password, and says what to fix, as in every chapter.  Then
+     * the loop's own connection, which connects while the loop runs. */
+    struct redis_client *check = redis_client_connect(url, NULL, err, errlen);
+    if (check == NULL)
         return -1;
-    show_url(&u, lc->url, sizeof lc->url);
+    snprintf(lc->url, sizeof lc->url, "%s", redis_client_url(check));
+    redis_client_free(check);
+    struct redis_url u;
+    redis_url_parse(url != NULL ? url : redis_url_from_env(), &u, err, errlen);
     lc->ac = redisAsyncConnect(u.host, u.port);
-    if (lc->ac == NULL || lc->ac->err != 0) {
+    if (lc->ac != NULL && lc->ac->err == 0)
+        lc->ac->data = lc;
+    if (lc->ac == NULL || lc->ac->err != 0 || redisLibuvAttach(lc->ac, loop) != REDIS_OK) {
         snprintf(err, errlen, "cannot connect to %s: %s", lc->url,
-                 lc->ac != NULL ? lc->ac->errstr : "out of memory");
+                 lc->ac != NULL && lc->ac->err != 0 ? lc->ac->errstr : "out of memory");
         if (lc->ac != NULL)
             redisAsyncFree(lc->ac);
         return -1;
     }
-    lc->ac->data = lc;
-    if (redisLibuvAttach(lc->ac, loop) != REDIS_OK) {
-        snprintf(err, errlen, "cannot connect to %s: cannot watch its socket", lc->url);
-        redisAsyncFree(lc->ac);
-        return -1;
-    }
     redisAsyncSetConnectCallback(lc->ac, on_connect);
     redisAsyncSetDisconnectCallback(lc->ac, on_disconnect);
-    uv_timer_init(loop, &lc->timer);
-    lc->timer.data = lc;
-    uv_timer_start(&lc->timer, on_connect_deadline, CONNECT_TIMEOUT_MS, 0);
-
-    /* Queued now, written as soon as the connection is up. */
     char db[16];
     snprintf(db, sizeof db, "%d", u.db);
     if (u.password[0] != '\0')
-        handshake_command(lc, "AUTH", 2, (const char *[]){ "AUTH", u.password });
+        setup_command(lc, "AUTH", u.password);
     if (u.db != 0)
-        handshake_command(lc, "SELECT", 2, (const char *[]){ "SELECT", db });
-    handshake_command(lc, "PING", 1, (const char *[]){ "PING", NULL });
-    while (!lc->handshake_over)
-        uv_run(loop, UV_RUN_ONCE);
+        setup_command(lc, "SELECT", db);
 
-    if (lc->failure[0] != '\0') {
-        snprintf(err, errlen, "%s", lc->failure);
-        if (lc->ac != NULL)
-            redisAsyncFree(lc->ac); /* on_disconnect sets lc->ac to NULL */
-        lc->ac = NULL;
-        close_handles(lc);
-        uv_run(loop, UV_RUN_NOWAIT); /* lets the closed handles go */
-        return -1;
-    }
+    uv_timer_init(loop, &lc->timer);
+    lc->timer.data = lc;
+    if (command_timeout_ms > 0)
+        uv_timer_start(&lc->timer, on_tick, command_timeout_ms, command_timeout_ms);
     uv_check_init(loop, &lc->check);
     lc->check.data = lc;
     uv_check_start(&lc->check, on_check);
     uv_unref((uv_handle_t *)&lc->check); /* it never keeps the loop alive by itself */
-    if (command_timeout_ms > 0)
-        uv_timer_start(&lc->timer, on_tick, command_timeout_ms, command_timeout_ms);
-    else
-        uv_timer_stop(&lc->timer);
     return 0;
 }

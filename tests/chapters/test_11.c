@@ -444,8 +444,7 @@ START_TEST(every_bridged_answer_reaches_the_thread_that_asked)
     struct task_options o = { .tasks = THREADS, .rounds = rounds, .value_size = VALUE_SIZE,
                               .key_prefix = prefix };
     struct task_report rep;
-    size_t wakeups = 0;
-    ck_assert_msg(thread_run(test_redis_url(), WINDOW, &o, &rep, &wakeups, err, sizeof err) == 0,
+    ck_assert_msg(thread_run(test_redis_url(), WINDOW, &o, &rep, err, sizeof err) == 0,
                   "thread_run could not start: %s", err);
     ck_assert_msg(rep.succeeded == THREADS && rep.failed == 0 && rep.wrong_values == 0 &&
                       rep.commands == 2 * THREADS * rounds,
@@ -463,9 +462,9 @@ START_TEST(every_bridged_answer_reaches_the_thread_that_asked)
                   WINDOW, rep.max_in_flight, chapter_doc());
     /* One wake-up per send at most, plus bridge_stop's own: they coalesce,
      * they are never lost and never multiplied. */
-    ck_assert_msg(wakeups >= 1 && wakeups <= rep.commands + 1,
+    ck_assert_msg(rep.wakeups >= 1 && rep.wakeups <= rep.commands + 1,
                   "expected between 1 and %zu wake-ups of the loop, got %zu", rep.commands + 1,
-                  wakeups);
+                  rep.wakeups);
     expect_last_values(test_redis_url(), prefix, THREADS, rounds);
 }
 END_TEST
@@ -551,7 +550,6 @@ struct thread_run_call {
     const char *url;
     struct task_options opts;
     struct task_report report;
-    size_t wakeups;
     int rc;
     char err[512];
     atomic_bool done;
@@ -560,7 +558,7 @@ struct thread_run_call {
 static void *call_thread_run(void *arg)
 {
     struct thread_run_call *t = arg;
-    t->rc = thread_run(t->url, 16, &t->opts, &t->report, &t->wakeups, t->err, sizeof t->err);
+    t->rc = thread_run(t->url, 16, &t->opts, &t->report, t->err, sizeof t->err);
     atomic_store(&t->done, true);
     return NULL;
 }
