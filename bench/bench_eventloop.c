@@ -170,7 +170,8 @@ static double ceiling_mix(size_t value_size)
 {
     char key[32];
     snprintf(key, sizeof key, "64,%zu", value_size);
-    return csv_lookup("ceiling.csv", key, 6);
+    double mix = csv_lookup("ceiling.csv", key, 6);
+    return mix > 0 ? mix : NAN; /* 0: bench_redis ran with --only, no ceiling */
 }
 
 /* ops/s (column 5) or sleeps per op (column 12) of a bench_redis strategy. */
