@@ -356,23 +356,31 @@ static void expect_every_task_failed(const struct run *r, size_t tasks, const ch
                   section_for(rep->problem, "When the connection goes"), chapter_doc());
 }
 
-START_TEST(a_killed_server_fails_every_waiting_task_and_the_loop_ends)
+/* Redis is stopped (SIGSTOP) before the first task sends, so no answer can
+ * come; with FAULT_KILL it is also killed at the loop's first turn.  Every
+ * task must fail with `says`, and the loop end. */
+static void expect_stopped_server_fails_every_task(enum fault fault, unsigned timeout_ms,
+                                                   size_t tasks, size_t window, const char *says)
 {
-    /* Redis is stopped before the first task sends: no answer can come.
-     * It is killed at the loop's first turn, with 64 commands handed to
-     * hiredis and 436 tasks waiting in line: all 500 must fail. */
-    enum { TASKS = 500, WINDOW = 64 };
     struct redis_harness h;
     start_private_server(&h);
-    struct run *r = run_connect(h.url, WINDOW, 10000);
+    struct run *r = run_connect(h.url, window, timeout_ms);
     ck_assert_int_eq(kill(h.pid, SIGSTOP), 0);
-    r->fault = FAULT_KILL;
+    r->fault = fault;
     r->h = &h;
-    run_tasks(r, TASKS, 3, "killed");
+    run_tasks(r, tasks, 2, fault == FAULT_KILL ? "killed" : "stopped");
+    if (h.pid > 0) /* not killed: let it go before stopping it */
+        kill(h.pid, SIGCONT);
     redis_harness_stop(&h);
-    expect_every_task_failed(r, TASKS, "connection lost");
+    expect_every_task_failed(r, tasks, says);
     run_free(r);
     expect_nothing_leaked();
+}
+
+START_TEST(a_killed_server_fails_every_waiting_task_and_the_loop_ends)
+{
+    /* 64 commands handed to hiredis and 436 tasks in line when it dies. */
+    expect_stopped_server_fails_every_task(FAULT_KILL, 10000, 500, 64, "connection lost");
 }
 END_TEST
 
@@ -418,18 +426,9 @@ END_TEST
 
 START_TEST(a_stopped_server_fails_every_task_after_the_command_timeout)
 {
-    /* SIGSTOP: the connection stays up, nothing answers.  The watchdog
-     * gives up after 300-600 ms. */
-    enum { TASKS = 40, WINDOW = 16 };
-    struct redis_harness h;
-    start_private_server(&h);
-    struct run *r = run_connect(h.url, WINDOW, 300);
-    ck_assert_int_eq(kill(h.pid, SIGSTOP), 0);
-    run_tasks(r, TASKS, 2, "stopped");
-    kill(h.pid, SIGCONT);
-    redis_harness_stop(&h);
-    expect_every_task_failed(r, TASKS, "no reply");
-    run_free(r);
+    /* The connection stays up, nothing answers: the watchdog gives up
+     * after 300-600 ms. */
+    expect_stopped_server_fails_every_task(FAULT_NONE, 300, 40, 16, "no reply");
 }
 END_TEST
 
