@@ -288,15 +288,26 @@ test-08-broken: $(CH08_BROKEN)/test_chapter ## Check that the mpsc suite catches
 # throwaway one (three masters) for the run.  The chapter's tests start their
 # own clusters (tests/chapters/test_10.c), so test-10 needs nothing here.
 RUN_SERVER_10-redis-cluster := --cluster
+# ---- Chapter 11: libuv, for the event loop ---------------------------------------
+# Only chapter 11 and its benchmark use libuv (hiredis's adapter,
+# <hiredis/adapters/libuv.h>, comes from whichever hiredis the include path
+# finds): their objects get libuv's compile flags and their programs link
+# it; nothing else does.
+CH11 := 11-event-loop-tasks
+PKG_CFLAGS_UV = $(shell pkg-config --cflags libuv 2>/dev/null)
+PKG_LIBS_UV = $(shell pkg-config --libs libuv 2>/dev/null)
+$(foreach kind,chapters solutions starters,$(BUILD)/$(kind)/$(CH11)/%.o): PKG_CFLAGS += $(PKG_CFLAGS_UV)
+$(foreach kind,chapters solutions starters,$(BUILD)/$(kind)/$(CH11)/$(CH11) $(BUILD)/$(kind)/$(CH11)/test_chapter): \
+	PKG_LIBS_REDIS += $(PKG_LIBS_UV)
 
 # ---- bench/: benchmarks ------------------------------------------------------
 # Always the plain -O2 build: sanitizers would measure themselves.
-# bench/run.sh runs the three programs against one throwaway Redis, then
+# bench/run.sh runs the four programs against one throwaway Redis, then
 # draws the plots with gnuplot (bench/plots.gp); docs/benchmarks.md says more.
 
 BENCH_OUT := build/bench
 BENCH_UTIL_OBJ := $(BUILD)/bench/bench_util.o
-BENCH_NAMES := bench_channels bench_redis bench_backpressure bench_pubsub bench_cluster
+BENCH_NAMES := bench_channels bench_redis bench_backpressure bench_pubsub bench_cluster bench_eventloop
 BENCH_PROGRAMS := $(BENCH_NAMES:%=$(BUILD)/bench/%)
 BENCH_MODE := $(if $(QUICK),quick,full)
 # bench_cluster runs these two chapter programs as they ship (see its top comment).
@@ -306,6 +317,15 @@ BENCH_CHAPTER_PROGRAMS := build/plain/solutions/07-connection-pool/07-connection
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_UTIL_OBJ) $(LIBCOMMON)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(PKG_LIBS_REDIS) -lm -o $@
+
+# bench_eventloop measures chapter 11's own code: its solution's modules
+# (not its main.c) are linked in, with libuv.
+CH11_BENCH_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(filter-out %/main.c,$(wildcard solutions/$(CH11)/*.c)))
+$(BUILD)/bench/bench_eventloop.o: CPPFLAGS += -Isolutions/$(CH11)
+$(BUILD)/bench/bench_eventloop.o: PKG_CFLAGS += $(PKG_CFLAGS_UV)
+$(BUILD)/bench/bench_eventloop: $(BUILD)/bench/bench_eventloop.o $(CH11_BENCH_OBJ) $(BENCH_UTIL_OBJ) $(LIBCOMMON)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(PKG_LIBS_REDIS) $(PKG_LIBS_UV) -lm -o $@
 
 .PHONY: bench bench-publish bench-smoke bench-build
 # What both bench and bench-smoke need: gnuplot and redis-benchmark, and

@@ -3,9 +3,9 @@
 #
 #   gnuplot -e "dir='build/bench'" bench/plots.gp
 #
-# Reads dir/strategies.csv, ceiling.csv, channels.csv, backpressure.csv;
-# writes dir/bench-{redis-throughput,redis-latency,channels,backpressure}
-# .{svg,png}.  Rows are filtered by their first columns (strcol), and the
+# Reads dir/strategies.csv, ceiling.csv, channels.csv, backpressure.csv,
+# eventloop.csv; writes dir/bench-{redis-throughput,redis-latency,channels,
+# backpressure,event-loop}.{svg,png}.  Rows are filtered by their first columns (strcol), and the
 # programs write each line's rows next to each other, because gnuplot
 # breaks a line at every row a filter leaves out.
 
@@ -116,5 +116,41 @@ do for [ext in "svg png"] {
     unset logscale
     unset title
     set format x "%g"
+
+    # ---- Chapter 11: tasks on an event loop, threads through it, 16-byte values ----
+    set output dir."/bench-event-loop.".ext
+    set multiplot layout 1,2 title "Tasks on one event loop against threads that block on every command (16-byte values; median, min-max bars)"
+    set logscale x 2
+    set xrange [5:16000]
+    set xtics ("8" 8, "64" 64, "256" 256, "10 000" 10000)
+    set xlabel "callers: tasks, or threads"
+    set key outside below horizontal maxrows 2 font ",9"
+    set title "throughput"
+    set logscale y 10
+    set yrange [5000:*]
+    set format y "%.0s%c"
+    set ylabel "operations per second"
+    plot dir."/eventloop.csv" using 2:((strcol(1) eq "event-loop" && $3 == 16) ? $5 : NaN):6:7 \
+            with yerrorlines lw 2 pt 7 ps 0.6 lc 6 title "event-loop (tasks)", \
+         dir."/eventloop.csv" using 2:((strcol(1) eq "threads-to-loop" && $3 == 16) ? $5 : NaN):6:7 \
+            with yerrorlines lw 2 pt 5 ps 0.6 lc 7 title "threads-to-loop", \
+         dir."/strategies.csv" using 2:((strcol(1) eq "pipelined" && $3 == 16 && $2 >= 8) ? $5 : NaN):6:7 \
+            with yerrorlines lw 2 pt 7 ps 0.6 lc 4 title "pipelined (chapter 06)", \
+         ceiling_64_16 with lines dt 2 lw 2 lc rgb "black" title "redis-benchmark -P 64", \
+         ceiling_1_16 with lines dt 3 lw 2 lc rgb "gray40" title "redis-benchmark -P 1"
+    set title "sleeps: voluntary context switches per operation"
+    unset logscale y
+    set yrange [0:*]
+    set format y "%g"
+    set ylabel "sleeps per operation"
+    plot dir."/eventloop.csv" using 2:((strcol(1) eq "event-loop" && $3 == 16) ? $9 : NaN) \
+            with linespoints lw 2 pt 7 ps 0.6 lc 6 title "event-loop (tasks)", \
+         dir."/eventloop.csv" using 2:((strcol(1) eq "threads-to-loop" && $3 == 16) ? $9 : NaN) \
+            with linespoints lw 2 pt 5 ps 0.6 lc 7 title "threads-to-loop", \
+         dir."/strategies.csv" using 2:((strcol(1) eq "pipelined" && $3 == 16 && $2 >= 8) ? $12 : NaN) \
+            with linespoints lw 2 pt 7 ps 0.6 lc 4 title "pipelined (chapter 06)"
+    unset multiplot
+    unset logscale
+    unset title
     set output
 }

@@ -25,7 +25,7 @@ grep -q '(quick)' "$dir/machine.md" && echo "bench-publish: warning: publishing 
     echo "bench-publish: $doc must have exactly one '$begin' line and one '$end' line" >&2
     exit 1
 }
-for plot in redis-throughput redis-latency channels backpressure; do
+for plot in redis-throughput redis-latency channels backpressure event-loop; do
     for ext in svg png; do
         [ -s "$dir/bench-$plot.$ext" ] || { echo "bench-publish: $dir/bench-$plot.$ext is missing" >&2; exit 1; }
     done
@@ -39,7 +39,7 @@ awk -v begin="$begin" -v end="$end" -v results="$dir/results.md" '
 ' "$doc" > "$tmp"
 mv "$tmp" "$doc"
 mkdir -p docs/img
-for plot in redis-throughput redis-latency channels backpressure; do
+for plot in redis-throughput redis-latency channels backpressure event-loop; do
     cp "$dir/bench-$plot.svg" "$dir/bench-$plot.png" docs/img/
 done
 echo "bench-publish: updated $doc (between the bench:results markers) and docs/img/bench-*.{svg,png}"

@@ -46,6 +46,10 @@ echo
 echo "== Redis: the ceiling, five strategies, and pipelined with 16 in flight per caller"
 "$bin/bench_redis" $flag --out "$out"
 echo
+echo "== Redis: tasks on an event loop, and threads sending through it (chapter 11)"
+# After bench_redis: it reads the ceiling and the pipelined rows that run wrote.
+"$bin/bench_eventloop" $flag --out "$out"
+echo
 echo "== backpressure"
 "$bin/bench_backpressure" $flag --out "$out"
 echo
@@ -64,7 +68,7 @@ ls "$out"/bench-*.svg "$out"/bench-*.png
 {
     cat "$out/machine.md"
     echo
-    cat "$out/strategies.md" "$out/channels.md" "$out/backpressure.md" "$out/pubsub.md" "$out/cluster.md"
+    cat "$out/strategies.md" "$out/eventloop.md" "$out/channels.md" "$out/backpressure.md" "$out/pubsub.md" "$out/cluster.md"
 } > "$out/results.md"
 echo
 echo "results: $out/results.md, CSV and plots in $out/ ($(( $(date +%s) - started )) s)"

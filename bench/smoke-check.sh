@@ -31,8 +31,12 @@ check_csv pubsub.csv "consumers,messages,reps,delivered_per_s,delivered_min,deli
 # The pool on one server and on a cluster: one row each.
 check_csv cluster.csv "pool,threads,reps,ops_per_s,ops_min,ops_max" 2
 
+# Chapter 11: event-loop x tasks {8, 64} and threads-to-loop x threads {8},
+# x values {16, 1024}.
+check_csv eventloop.csv "strategy,callers,value_bytes,reps,ops_per_s,ops_min,ops_max,fraction_of_ceiling,sleeps_per_op,cpu_us_per_op,peak_rss_kib,window" 6
+
 # Every measured throughput, time and RSS is a positive number.
-for spec in strategies.csv:5 ceiling.csv:6 channels.csv:4 backpressure.csv:4 pubsub.csv:4 pubsub.csv:8 cluster.csv:4; do
+for spec in strategies.csv:5 ceiling.csv:6 channels.csv:4 backpressure.csv:4 pubsub.csv:4 pubsub.csv:8 cluster.csv:4 eventloop.csv:5; do
     f="$dir/${spec%:*}"; col=${spec#*:}
     [ -s "$f" ] || continue
     awk -F, -v c="$col" -v f="$f" 'NR > 1 && !($c + 0 > 0) { print "bench-smoke: " f ", row " NR ": column " c " is \"" $c "\", not a positive number"; bad = 1 } END { exit bad }' "$f" >&2 || bad=1
@@ -41,7 +45,7 @@ done
 for name in machine.md results.md pubsub.md; do
     [ -s "$dir/$name" ] || fail "$dir/$name is missing or empty"
 done
-for plot in redis-throughput redis-latency channels backpressure; do
+for plot in redis-throughput redis-latency channels backpressure event-loop; do
     svg="$dir/bench-$plot.svg"; png="$dir/bench-$plot.png"
     grep -q '<svg' "$svg" 2>/dev/null || fail "$svg is missing or not an SVG"
     [ "$(head -c 4 "$png" 2>/dev/null | tail -c 3)" = "PNG" ] || fail "$png is missing or not a PNG"

@@ -367,8 +367,9 @@ static struct redis_result connection_failed(struct redis_client *client, int sa
 
 /* A result owning a copy of one reply that is not an array (an array is
  * reported as an error: redis_client_command_tree keeps arrays).  Leaves
- * `reply` alone. */
-static struct redis_result copy_reply(const redisReply *reply)
+ * `reply` alone.  Public for chapter 11's asynchronous replies
+ * (redis_client.h). */
+struct redis_result redis_result_from_reply(const struct redisReply *reply)
 {
     struct redis_result r;
     char msg[128];
@@ -408,7 +409,7 @@ static struct redis_result reply_to_result(struct redis_client *client,
 {
     if (reply == NULL)
         return connection_failed(client, saved_errno);
-    struct redis_result r = copy_reply(reply);
+    struct redis_result r = redis_result_from_reply(reply);
     freeReplyObject(reply);
     /* Only an allocation failure gets here with IO_ERROR.  The reply is lost,
      * so the caller cannot know what happened: treat it as a broken link. */
@@ -950,7 +951,7 @@ static bool copy_tree(const redisReply *reply, struct redis_tree *out)
 {
     *out = (struct redis_tree){ .value = { .kind = REDIS_RESULT_NIL } };
     if (reply->type != REDIS_REPLY_ARRAY) {
-        out->value = copy_reply(reply);
+        out->value = redis_result_from_reply(reply);
         return out->value.data != out_of_memory_text;
     }
     out->is_array = true;

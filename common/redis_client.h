@@ -301,5 +301,13 @@ struct redis_tree redis_client_command_tree(struct redis_client *client, int arg
 
 /* Frees the tree's elements and values and empties it; safe to call twice. */
 void redis_tree_free(struct redis_tree *tree);
+/* ---- Replies that arrive by callback (hiredis's async API, chapter 11) ----
+ * An asynchronous client gets each reply in a callback, and hiredis frees
+ * the reply as soon as that callback returns.  This copies it into a result
+ * the caller owns, the way every call above does: same kinds, same texts.
+ * `reply` must not be NULL (a NULL reply means the connection is gone: the
+ * caller says why).  Not freed here. */
+struct redisReply;
+struct redis_result redis_result_from_reply(const struct redisReply *reply);
 
 #endif

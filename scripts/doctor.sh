@@ -22,7 +22,7 @@ if command -v make >/dev/null 2>&1; then ok "$(make --version | head -n 1)"; els
 if command -v pkg-config >/dev/null 2>&1; then ok "pkg-config $(pkg-config --version)"; else bad "no pkg-config" "make setup"; fi
 
 echo "Libraries"
-for mod in hiredis check; do
+for mod in hiredis check libuv; do
     if pkg-config --exists "$mod" 2>/dev/null; then ok "$mod $(pkg-config --modversion "$mod")"
     else bad "$mod not found by pkg-config" "make setup"; fi
 done

@@ -2,7 +2,7 @@
 # setup.sh - make sure this machine has what the tutorial needs, and install
 # only what is missing.
 #
-#   scripts/setup.sh            what `make` and `make test` need
+#   scripts/setup.sh            what `make` and `make test` need (libuv: chapter 11)
 #   scripts/setup.sh valgrind   ... and valgrind, for `make valgrind`
 #   scripts/setup.sh bench      ... and gnuplot and redis-benchmark, for `make bench`
 #   scripts/setup.sh docs       ... and pandoc and graphviz, for `make docs`
@@ -50,10 +50,13 @@ check_all() {
     if have_cmd pkg-config; then
         pkg-config --exists hiredis || need "hiredis (pkg-config)" libhiredis-dev
         pkg-config --exists check || need "check (pkg-config)" check
+        # Chapter 11's event loop.
+        pkg-config --exists libuv || need "libuv (pkg-config)" libuv1-dev
     else
         need "pkg-config" pkg-config
         need "hiredis" libhiredis-dev
         need "check" check
+        need "libuv" libuv1-dev
     fi
     have_cmd redis-server || need "redis-server" redis-server
     have_cmd redis-cli || need "redis-cli" redis-tools
@@ -92,8 +95,8 @@ if ! have_cmd apt-get; then
     cat >&2 <<MSG
 setup: this system has no apt-get, so I cannot install them for you.
 Install the equivalents of these Debian packages:$missing_pkgs
-  Fedora/RHEL (dnf):  sudo dnf install gcc make pkgconf-pkg-config hiredis-devel check-devel redis valgrind gnuplot pandoc graphviz chromium chromedriver strace
-  macOS (Homebrew):   brew install pkg-config hiredis check redis gnuplot pandoc graphviz chromium chromedriver
+  Fedora/RHEL (dnf):  sudo dnf install gcc make pkgconf-pkg-config hiredis-devel check-devel libuv-devel redis valgrind gnuplot pandoc graphviz chromium chromedriver strace
+  macOS (Homebrew):   brew install pkg-config hiredis check libuv redis gnuplot pandoc graphviz chromium chromedriver
 Then run your make command again.
 MSG
     exit 1

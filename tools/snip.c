@@ -193,14 +193,10 @@ static int cmd_starter(const char *path)
     for (size_t i = 0; i < l.count; i++) {
         const char *line = l.at[i];
         const char *m;
-        /* A pitfall region (CONTRIBUTING.md) keeps its right code; its
-         * "//| " lines are the planted mistake, never the learner's. */
-        if ((m = marker(line, '>')) && names(m, "pitfall", NULL)) {
-            in_pitfall = true;
-            continue;
-        }
-        if ((m = marker(line, '<')) && names(m, "pitfall", NULL)) {
-            in_pitfall = false;
+        /* A pitfall region (CONTRIBUTING.md): its right code stays, its
+         * markers and its "//| mistake" lines never reach a starter. */
+        if (((m = marker(line, '>')) || (m = marker(line, '<'))) && names(m, "pitfall", NULL)) {
+            in_pitfall = marker(line, '>') != NULL;
             continue;
         }
         if (in_pitfall && marker(line, '|'))
