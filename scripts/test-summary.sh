@@ -1,0 +1,28 @@
+#!/bin/sh
+# test-summary.sh - the screen `make test` ends with: each part, what it
+# checked, and whether it passed.  Each part wrote its line into
+# SUMMARY_DIR/PART when it passed; a part without a line failed or did not
+# run (make stops at the first failure, whose own message is above).
+#
+#   scripts/test-summary.sh SUMMARY_DIR STATUS STARTED_AT PART...
+set -u
+dir=$1 status=$2 started=$3
+shift 3
+elapsed=$(($(date +%s) - started))
+echo
+if [ "$status" = 0 ]; then
+    echo "== make test: every part passed, in $((elapsed / 60)) min $((elapsed % 60)) s =="
+else
+    echo "== make test: a part FAILED (its message is above), after $((elapsed / 60)) min $((elapsed % 60)) s =="
+fi
+failed_seen=0
+for part in "$@"; do
+    if [ -f "$dir/$part" ]; then
+        printf '  %-16s %-66s %s\n' "$part" "$(cat "$dir/$part")" "passed"
+    elif [ "$failed_seen" = 0 ] && [ "$status" != 0 ]; then
+        printf '  %-16s %-66s %s\n' "$part" "(see its message above)" "FAILED"
+        failed_seen=1
+    else
+        printf '  %-16s %-66s %s\n' "$part" "" "not run"
+    fi
+done
