@@ -54,7 +54,11 @@ for ch in "$@"; do
 done
 
 if [ -n "$stale" ]; then
-    echo "progress: testing$stale (the others are unchanged since their last run)"
+    if [ "$(echo $stale | wc -w)" = "$#" ]; then
+        echo "progress: testing every chapter (later calls test only what changed)"
+    else
+        echo "progress: testing$stale (the others are unchanged since their last run)"
+    fi
     # What every chapter test shares is built once, so that the chapters
     # can then build and run side by side.
     # shellcheck disable=SC2086
@@ -93,7 +97,7 @@ if [ -n "$stale" ]; then
             ;;
         esac
         if grep -q '^== what happened ==' "$dir/$ch.log"; then
-            detail="$detail; it crashed: make test-$num says where"
+            detail="$detail; a crash or a leak: make test-$num explains"
         fi
         printf '%s\n%s\n' "$state" "$detail" > "$dir/$ch.state"
         mv "$dir/$ch.key.new" "$dir/$ch.key"

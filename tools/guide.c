@@ -654,7 +654,8 @@ static void explain(const struct options *o, const char *output, size_t len)
     if (blamed != NULL) {
         printf("  Fix this first: other failures in this run may only be its consequences.\n");
         if (blamed != place)
-            printf("  %s is yours to write; the crash is inside it.\n", blamed->function);
+            printf("  %s is yours to write, and the report's stack goes through it.\n",
+                   blamed->function);
         print_hint(o, section_of(&map, blamed->function));
     } else if (place != NULL) {
         /* Nothing on the stack is listed: read where the memory went next,
