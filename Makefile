@@ -509,7 +509,7 @@ test-starters: $(foreach ch,$(CHAPTERS),$(BUILD)/starters/$(ch)/test_chapter $(B
 			$(WITH_REDIS) --quiet -- $(BUILD)/starters/$$ch/test_chapter > $$log 2>&1; then \
 			echo "starter $$ch: PASSES its own tests - the exercise is already solved in the starter" >&2; exit 1; \
 		else \
-			echo "starter $$ch: its TODOs are caught by its tests, as they should be ($$(sed -n 's/^[0-9]*%: Checks: \([0-9]*\), Failures: \([0-9]*\), Errors: \([0-9]*\)/\1 \2 \3/p' $$log | tail -n 1 | awk '{ print $$1 - $$2 - $$3 " of " $$1 }') checks pass)"; \
+			echo "starter $$ch: caught, as it should be (its TODOs: $$(sed -n 's/^[0-9]*%: Checks: \([0-9]*\), Failures: \([0-9]*\), Errors: \([0-9]*\)/\1 \2 \3/p' $$log | tail -n 1 | awk '{ print $$1 - $$2 - $$3 " of " $$1 }') checks pass)"; \
 		fi; \
 	done; \
 	$(call summary,test-starters,$(words $(filter-out 01-%,$(CHAPTERS))) starters build and run; their tests catch their TODOs)

@@ -394,7 +394,11 @@ static int first_report(const struct strings *l, struct report *r)
             starts = true;
             m += strlen("ERROR: AddressSanitizer: ");
             here.what = asan_words(m, t);
-            snprintf(here.detail, sizeof here.detail, "%s", m);
+            /* "heap-use-after-free on address 0x... at pc 0x... bp ...":
+             * the registers say nothing to a learner. */
+            const char *pc = strstr(m, " at pc ");
+            snprintf(here.detail, sizeof here.detail, "%.*s",
+                     (int)(pc != NULL ? (size_t)(pc - m) : strlen(m)), m);
             read_stack(l, i + 1, &here);
         } else if ((m = strstr(t, ": runtime error: ")) != NULL) {
             starts = true;
@@ -582,8 +586,9 @@ static void explain(const struct options *o, const char *output, size_t len)
 
     printf("\n== what happened ==\n");
     if (r.found && r.leak) {
-        printf("Your code leaked memory: %lu bytes in %lu blocks were never freed",
-               r.leaked_bytes, r.leaked_blocks);
+        printf("Your code leaked memory: %lu byte%s in %lu block%s were never freed",
+               r.leaked_bytes, r.leaked_bytes == 1 ? "" : "s", r.leaked_blocks,
+               r.leaked_blocks == 1 ? "" : "s");
     } else if (r.found) {
         printf("Your code %s", r.what);
     } else if (signal_number != 0) {
