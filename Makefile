@@ -144,7 +144,7 @@ SNIP := build/tools/snip
 GUIDE := build/tools/guide
 SECTIONS := tests/chapters/sections.txt
 
-build/tools/%: tools/%.c
+build/tools/%: tools/%.c tools/die.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 $(WARNINGS) -O2 -D_POSIX_C_SOURCE=200809L $< -o $@
 
@@ -407,8 +407,10 @@ test-pitfalls: $(SNIP) ## Plant every mistake of tests/chapters/pitfalls.txt and
 
 # (internal) in the learner's build: run them all, then judge.
 pitfalls-run:
-	@$(SUBMAKE) -k -j$(PITFALL_JOBS) $(PITFALLS:%=pitfall-run-%) || true
-	@scripts/pitfalls.sh report $(PITFALL_CATALOGUE) $(BUILD)/planted
+	@rm -f $(PITFALLS:%=$(BUILD)/planted/%/verdict); started=$$(date +%s); \
+	$(SUBMAKE) -k -j$(PITFALL_JOBS) $(PITFALLS:%=pitfall-run-%) || true; \
+	PITFALL_WALL=$$(($$(date +%s) - started)) PITFALL_JOBS=$(PITFALL_JOBS) \
+		scripts/pitfalls.sh report $(PITFALL_CATALOGUE) $(BUILD)/planted
 
 # ---- bench/: benchmarks ------------------------------------------------------
 # Always the plain -O2 build: sanitizers would measure themselves.

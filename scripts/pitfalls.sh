@@ -103,7 +103,7 @@ report() {
     done < "${TMPDIR:-/tmp}/pitfalls.$$"
     rm -f "${TMPDIR:-/tmp}/pitfalls.$$"
     average=$(awk -v a="$seconds_all" -v n="$total" 'BEGIN { if (n > 0) printf "%.1f", a / n; else print 0 }')
-    echo "test-pitfalls: $total pitfalls, $caught caught with the right hint (runs: ${seconds_all} s in all, ${average} s each on average)"
+    echo "test-pitfalls: $total pitfalls, $caught caught with the right hint (${PITFALL_WALL:-?} s to build and run them, ${PITFALL_JOBS:-?} at a time; a run took ${average} s on average)"
     mkdir -p build/summary
     if [ "$caught" = "$total" ]; then
         echo "$total pitfalls planted, $caught caught with the right hint" > build/summary/test-pitfalls

@@ -61,6 +61,16 @@ done
 cases=$((cases + 1))
 if check_api; then pass "unchanged docs/channels.md names every channel function"; else fail "check-api fails on the unchanged docs/channels.md"; fi
 
+# docs/02-mutex.md folds its exercises' solutions (its output block needs a
+# Redis, which this script does not start: only the fold is looked at).
+cases=$((cases + 1))
+(cd "$scratch" && "$snip" check-docs --folded-solutions=all docs/02-mutex.md) > "$scratch/out.log" 2>&1
+if grep -q "outside a folded solution" "$scratch/out.log"; then
+    fail "unchanged docs/02-mutex.md shows a solution outside its fold"
+else
+    pass "unchanged docs/02-mutex.md keeps every exercise's solution folded"
+fi
+
 # ---- 1. One line of a quoted snippet changed ----
 own_copy channels.md
 n=$(line_of channels.md 'ck_assert_int_eq(mpsc_recv(rx, &v), CHAN_CLOSED);')
@@ -139,7 +149,7 @@ expect_caught $? "a shown command that no longer matches its output block" "docs
     "runs \`build/plain/solutions/02-mutex/02-mutex --threads 3 --iterations 3\`"
 restore 02-mutex.md
 
-# ---- 11. An exercise's finished code shown outside a folded solution ----
+# ---- 10. An exercise's finished code shown outside a folded solution ----
 # With every doc held to it (--folded-solutions=all, the switch's final
 # position), the fold taken away ...
 own_copy 02-mutex.md
@@ -162,7 +172,7 @@ expect_caught $? "an exercise's solution shown again outside its fold (converted
     "outside a folded solution"
 restore 02-mutex.md
 
-# ---- 10. A picture whose source changed but was not re-rendered ----
+# ---- 11. A picture whose source changed but was not re-rendered ----
 rm -f "$scratch/docs/diagrams"
 cp -R "$repo/docs/diagrams" "$scratch/docs/diagrams"
 sed 's/32 of 32 slots taken/31 of 32 slots taken/' "$repo/docs/diagrams/backpressure.dot" > "$scratch/docs/diagrams/backpressure.dot"

@@ -44,24 +44,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#define DIE_PREFIX "guide: "
+#include "die.h"
+
 /* ---- Small helpers ---------------------------------------------------------- */
 
-static void die(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2), noreturn))
-#endif
-    ;
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "guide: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(2);
-}
 
 static void *grow(void *p, size_t size)
 {

@@ -109,6 +109,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define DIE_PREFIX "snip: "
+#include "die.h"
+
 /* ---- Reading whole files as arrays of lines ---------------------------- */
 
 struct lines {
@@ -116,22 +119,6 @@ struct lines {
     size_t count;
 };
 
-static void die(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2), noreturn))
-#endif
-    ;
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "snip: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(2);
-}
 
 /* Reads PATH into *l; false (and an empty *l) if it cannot be opened. */
 static bool try_read_lines(const char *path, struct lines *out)
