@@ -463,7 +463,7 @@ endif
 
 # Records one part's line for the summary `make test` ends with
 # (scripts/test-summary.sh).  $(1) the part, $(2) what it checked.
-summary = mkdir -p build/summary && printf '%s\n' "$(2)" > build/summary/$(1)
+summary = mkdir -p build/summary && printf '%s\t%s\n' "$$(date +%s)" "$(2)" > build/summary/$(1)
 , := ,
 
 # The parts of `make test`, in the order they run.  Each prints a line or

@@ -106,7 +106,7 @@ report() {
     echo "test-pitfalls: $total pitfalls, $caught caught with the right hint (${PITFALL_WALL:-?} s to build and run them, ${PITFALL_JOBS:-?} at a time; a run took ${average} s on average)"
     mkdir -p build/summary
     if [ "$caught" = "$total" ]; then
-        echo "$total pitfalls planted, $caught caught with the right hint" > build/summary/test-pitfalls
+        printf '%s\t%s\n' "$(date +%s)" "$total pitfalls planted, $caught caught with the right hint" > build/summary/test-pitfalls
         return 0
     fi
     echo "test-pitfalls: $((total - caught)) of $total pitfalls are not caught as they should be (see above)" >&2

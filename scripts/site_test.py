@@ -306,12 +306,12 @@ def main():
     if problems:
         return 1
     line = ("%d pages loaded, %d images shown, %d links lead somewhere, "
-            "%d solution blocks closed on load and open on a click"
+            "%d solution block(s) closed on load and open on a click"
             % (len(pages), checked_imgs, checked_links, checked_solutions))
     print("site-test: " + line)
     if summary_path:
         with open(summary_path, "w") as f:
-            f.write("%d pages, %d images, %d links, %d solution blocks: all work\n"
+            f.write("%d pages, %d images, %d links, %d solution block(s): all work\n"
                     % (len(pages), checked_imgs, checked_links, checked_solutions))
     return 0
 
