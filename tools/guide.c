@@ -649,8 +649,8 @@ static void explain(const struct options *o, const char *output, size_t len)
             printf("  %s is yours to write, and the report's stack goes through it.\n",
                    blamed->function);
         print_hint(o, section_of(&map, blamed->function));
-    } else if (place != NULL) {
-        /* Nothing on the stack is listed: read where the memory went next,
+    } else if (place != NULL && r.leak) {
+        /* Nothing on a leak's stack is listed: read where the memory went next,
          * the listed functions called by the innermost function of the stack
          * that calls any. */
         for (size_t i = 0; i < r.nframes && callees.count == 0; i++)
