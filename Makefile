@@ -1,9 +1,14 @@
 # Makefile - builds, tests and runs the "Channels in C" tutorial.
 #
 # Everything is built out of tree under build/<variant>/, where the variant
-# is `plain`, or the sanitizer chosen with SAN=address (ASan+UBSan) or
-# SAN=thread (TSan), with `-hiredis1.2` added for HIREDIS=1.2.  Each variant
-# has its own folder, so switching between them never needs `make clean`.
+# is `plain` (SAN=none, or no SAN), or the sanitizer chosen with SAN=address
+# (ASan+UBSan) or SAN=thread (TSan), with `-hiredis1.2` added for
+# HIREDIS=1.2.  Each variant has its own folder, so switching between them
+# never needs `make clean`.  One exception to "no SAN means plain": `make
+# test-NN` on the learner's code in chapters/ uses the strict build
+# (ASan+UBSan+LeakSanitizer) where this machine has it.
+#
+# Quiet by default: compiler command lines are shown with V=1.
 #
 # `make help` lists the targets.  Targets that need system packages (hiredis,
 # Check, redis-server) run scripts/setup.sh first, which installs what is
@@ -14,8 +19,27 @@ SHELL := /bin/sh
 
 # ---- Variant and flags -------------------------------------------------------
 
+# No SAN at all (not even an empty one) is what a learner types.
+LEARNER_STRICT := $(if $(filter undefined,$(origin SAN)),$(if $(SOLUTION),,yes))
+# When every goal is a learner's chapter test (`make test-05`, as `make
+# progress` and `make watch` run it too), this whole run takes the strict
+# build at once; with other goals beside them, those targets re-run
+# themselves in it (strict_rerun, below).
+DIGITS := 0 1 2 3 4 5 6 7 8 9
+STRICT_GOALS := learner-deps $(filter-out test-01,$(foreach a,$(DIGITS),$(foreach b,$(DIGITS),test-$(a)$(b))))
+ifneq ($(LEARNER_STRICT),)
+  ifneq ($(MAKECMDGOALS),)
+    ifeq ($(filter-out $(STRICT_GOALS),$(MAKECMDGOALS)),)
+      LEARNER_CHOICE := $(shell scripts/learner-san.sh $(CC))
+      SAN := $(patsubst SAN=%,%,$(filter SAN=%,$(LEARNER_CHOICE)))
+      DETECT_LEAKS := $(or $(patsubst DETECT_LEAKS=%,%,$(filter DETECT_LEAKS=%,$(LEARNER_CHOICE))),1)
+      LEARNER_STRICT :=
+      LEARNER_NOTE := $(if $(filter none,$(SAN)),$(shell scripts/learner-san.sh $(CC) --explain))
+    endif
+  endif
+endif
 SAN ?=
-ifeq ($(SAN),)
+ifeq ($(filter-out none,$(SAN)),)
   VARIANT := plain
   SAN_FLAGS :=
 else ifeq ($(SAN),address)
@@ -25,7 +49,7 @@ else ifeq ($(SAN),thread)
   VARIANT := thread
   SAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
 else
-  $(error SAN must be empty, 'address' or 'thread' (got '$(SAN)'))
+  $(error SAN must be none (or empty), 'address' or 'thread' (got '$(SAN)'))
 endif
 
 # HIREDIS=1.2: build hiredis 1.2.0 (Debian 13 and Ubuntu 24.04 ship the 1.x
@@ -48,6 +72,17 @@ else
 endif
 
 VARIANT := $(VARIANT)$(HIREDIS_SUFFIX)
+# Command lines are shown with V=1; otherwise only what goes wrong is.
+Q := $(if $(V),,@)
+# A recursive make, as quiet as this one.
+SUBMAKE = $(MAKE) --no-print-directory $(if $(V),,-s)
+
+# The learner's strict build: `make test-NN` on chapters/ with no SAN given
+# re-runs itself with what scripts/learner-san.sh answers for this machine
+# (SAN=address, or SAN=none where sanitizers do not work).
+LEARNER_SAN = `scripts/learner-san.sh $(CC)`
+DETECT_LEAKS ?= 1
+
 BUILD := build/$(VARIANT)
 # The plain and TSan variants that go with this hiredis, for the targets
 # that need those whatever SAN says (valgrind; chapter 01's race proof).
@@ -85,7 +120,7 @@ LDFLAGS := -pthread $(SAN_FLAGS)
 
 # Runtime options for the sanitizers: stop at the first report and make the
 # process fail, so a report can never scroll by unnoticed.
-export ASAN_OPTIONS := abort_on_error=0:halt_on_error=1:detect_leaks=1:exitcode=23
+export ASAN_OPTIONS := abort_on_error=0:halt_on_error=1:detect_leaks=$(DETECT_LEAKS):exitcode=23
 export UBSAN_OPTIONS := halt_on_error=1:print_stacktrace=1:exitcode=23
 export TSAN_OPTIONS := halt_on_error=1:second_deadlock_stack=1:exitcode=66
 
@@ -119,11 +154,11 @@ LIBCOMMON := $(BUILD)/libcommon.a
 # so a chapter's files find each other's headers.
 $(BUILD)/%.o: %.c | $(SETUP_STAMP) $(HIREDIS_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -I$(<D) -Itests/support $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) -I$(<D) -Itests/support $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
 $(LIBCOMMON): $(COMMON_OBJ)
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(Q)$(AR) rcs $@ $^
 
 # ---- tools/ ------------------------------------------------------------------
 
@@ -131,7 +166,7 @@ WITH_REDIS := $(BUILD)/bin/with-redis
 
 $(WITH_REDIS): $(BUILD)/tools/with_redis.o $(LIBCOMMON)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ $(PKG_LIBS_REDIS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS_REDIS) -o $@
 
 # ---- tests/common: Check suites for common/ -------------------------------
 
@@ -146,17 +181,21 @@ $(BUILD)/tests/common/test_redis_client.o: CPPFLAGS = $(BASE_CPPFLAGS) \
 
 $(TEST_COMMON): $(TEST_COMMON_OBJ) $(TEST_SUPPORT_OBJ) $(LIBCOMMON)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ $(PKG_LIBS_REDIS) $(PKG_LIBS_CHECK) -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS_REDIS) $(PKG_LIBS_CHECK) -o $@
 
 
-# ---- tools/snip: starters and doc snippets from one source ------------------
-# Built without sanitizers whatever SAN says: it is a build tool.
+# ---- tools/snip and tools/guide --------------------------------------------
+# snip makes starters, planted copies and doc snippets from one source;
+# guide runs a chapter's tests and explains a crash.  Both are built without
+# sanitizers whatever SAN says: they are tools, not what is tested.
 
 SNIP := build/tools/snip
+GUIDE := build/tools/guide
+SECTIONS := tests/chapters/sections.txt
 
-$(SNIP): tools/snip.c
+build/tools/%: tools/%.c tools/die.h
 	@mkdir -p $(@D)
-	$(CC) -std=c11 $(WARNINGS) -O2 -D_POSIX_C_SOURCE=200809L $< -o $@
+	$(Q)$(CC) -std=c11 $(WARNINGS) -O2 -D_POSIX_C_SOURCE=200809L $< -o $@
 
 # ---- Chapters ------------------------------------------------------------------
 #
@@ -168,21 +207,37 @@ $(SNIP): tools/snip.c
 #                             then edited by the learner
 # Each builds a program (the folder's main.c and friends) and a test binary
 # (tests/chapters/test_NN.c linked with the folder's files except main.c).
+# Two more copies are made for checking: build/solution/NN-name/ (the
+# finished code without markers, for `make diff-NN`) and the planted copies
+# of `make test-pitfalls` (see below).
 
 # Every folder solutions/NN-name is a chapter: adding a chapter needs no
 # edit here.
 CHAPTERS := $(sort $(notdir $(wildcard solutions/[0-9][0-9]-*)))
 chapter_num = $(firstword $(subst -, ,$(1)))
+# The chapter folder of number NN ("04" -> "04-responses").
+chapter_of = $(filter $(1)-%,$(CHAPTERS))
 
-STARTER_FILES := $(patsubst solutions/%,build/starters/%,$(wildcard $(CHAPTERS:%=solutions/%/*.[ch])))
+SOLUTION_SOURCES := $(wildcard $(CHAPTERS:%=solutions/%/*.[ch]))
+STARTER_FILES := $(patsubst solutions/%,build/starters/%,$(SOLUTION_SOURCES))
+CLEAN_FILES := $(patsubst solutions/%,build/solution/%,$(SOLUTION_SOURCES))
 
 build/starters/%: solutions/% $(SNIP)
 	@mkdir -p $(@D)
-	$(SNIP) starter $< > $@.tmp && mv $@.tmp $@
+	$(Q)$(SNIP) starter $< > $@.tmp && mv $@.tmp $@
+
+build/solution/%: solutions/% $(SNIP)
+	@mkdir -p $(@D)
+	$(Q)$(SNIP) solution $< > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/starters/%.o: build/starters/%.c | $(SETUP_STAMP) $(HIREDIS_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -I$(<D) -Itests/support $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) -I$(<D) -Itests/support $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+# What a chapter's test binary links besides the chapter's own files:
+# chapter 08's also runs common's mpsc suite (see below).
+CH08 := 08-build-your-own-channel
+TEST_EXTRA_OBJ_$(CH08) := $(BUILD)/tests/common/test_mpsc.o
 
 # $(1) kind (chapters, solutions, starters), $(2) its source root, $(3) chapter
 define chapter_rules
@@ -192,15 +247,15 @@ $(1)_$(3)_HDR := $$(if $$(filter starters,$(1)),$$(patsubst solutions/%,build/st
 
 $(BUILD)/$(1)/$(3)/$(3): $$($(1)_$(3)_OBJ) $(LIBCOMMON)
 	@mkdir -p $$(@D)
-	$(CC) $(LDFLAGS) $$(filter %.o %.a,$$^) $$(PKG_LIBS_REDIS) -o $$@
+	$(Q)$(CC) $(LDFLAGS) $$(filter %.o %.a,$$^) $$(PKG_LIBS_REDIS) -o $$@
 
 $(BUILD)/$(1)/$(3)/test_chapter.o: tests/chapters/test_$(call chapter_num,$(3)).c $$($(1)_$(3)_HDR) | $(SETUP_STAMP) $(HIREDIS_LIB)
 	@mkdir -p $$(@D)
-	$(CC) $(CPPFLAGS) -I$(2)/$(3) -Itests/support $(CFLAGS) $$(PKG_CFLAGS) -c $$< -o $$@
+	$(Q)$(CC) $(CPPFLAGS) -I$(2)/$(3) -Itests/support $(CFLAGS) $$(PKG_CFLAGS) -c $$< -o $$@
 
-$(BUILD)/$(1)/$(3)/test_chapter: $(BUILD)/$(1)/$(3)/test_chapter.o $$(filter-out %/main.o,$$($(1)_$(3)_OBJ)) $(TEST_SUPPORT_OBJ) $(LIBCOMMON)
+$(BUILD)/$(1)/$(3)/test_chapter: $(BUILD)/$(1)/$(3)/test_chapter.o $$(filter-out %/main.o,$$($(1)_$(3)_OBJ)) $(TEST_EXTRA_OBJ_$(3)) $(TEST_SUPPORT_OBJ) $(LIBCOMMON)
 	@mkdir -p $$(@D)
-	$(CC) $(LDFLAGS) $$(filter %.o,$$^) $$(filter %.a,$$^) $$(PKG_LIBS_REDIS) $$(PKG_LIBS_CHECK) -o $$@
+	$(Q)$(CC) $(LDFLAGS) $$(filter %.o,$$^) $$(filter %.a,$$^) $$(PKG_LIBS_REDIS) $$(PKG_LIBS_CHECK) -o $$@
 
 # A starter's objects need its generated headers to exist first.
 $$($(1)_$(3)_OBJ): $$($(1)_$(3)_HDR)
@@ -220,19 +275,49 @@ chapter_test_env = CHAPTER_PROGRAM=$(BUILD)/$(1)/$(2)/$(2) \
 	CHAPTER_TSAN_PROGRAM=$(TSAN_BUILD)/$(1)/$(2)/$(2) \
 	CHAPTER_DOC=docs/$(2).md CHAPTER_KIND=$(1)
 
+# How every chapter test is run, by `make test-NN`, `make progress` and
+# `make test-pitfalls` alike: against a throwaway Redis, through guide,
+# which explains a crash.  $(1) kind (its build folder), $(2) chapter.
+chapter_test_run = $(call chapter_test_env,$(1),$(2)) $(GUIDE) --chapter $(2) \
+	--doc docs/$(2).md --sections $(SECTIONS) -- \
+	$(WITH_REDIS) --quiet -- $(BUILD)/$(1)/$(2)/test_chapter
+
+# The build this run tests, in words, for the banner of `make test-NN`.
+VARIANT_WORDS_plain := plain build
+VARIANT_WORDS_address := $(if $(filter 0,$(DETECT_LEAKS)),AddressSanitizer + UBSan build (no LeakSanitizer on this machine),AddressSanitizer + UBSan + LeakSanitizer build)
+VARIANT_WORDS_thread := ThreadSanitizer build
+
 # The TSan build of a chapter's program, whatever SAN this run uses.
 ifneq ($(SAN),thread)
 $(TSAN_BUILD)/%: FORCE
-	@$(MAKE) --no-print-directory SAN=thread $@
+	@$(SUBMAKE) SAN=thread $@
 endif
 .PHONY: FORCE
 FORCE:
 
+# `make test-NN` on chapters/ with no SAN given: the same target again, in
+# the learner's strict build (chapter 01 keeps its plain build and its
+# ThreadSanitizer test: its code is racy on purpose).
+strict_for = $(and $(LEARNER_STRICT),$(filter-out 01-%,$(1)))
+define strict_rerun
+	@set -- $(LEARNER_SAN); \
+	if [ "$$$$1" = SAN=none ]; then \
+		echo "test-$(call chapter_num,$(1)): $$$$(scripts/learner-san.sh $(CC) --explain)"; \
+	fi; \
+	$(SUBMAKE) "$$$$@" $(2)
+endef
+
 define chapter_targets
-.PHONY: test-$(call chapter_num,$(1)) run-$(call chapter_num,$(1))
-test-$(call chapter_num,$(1)): $(BUILD)/$$(KIND)/$(1)/test_chapter $(BUILD)/$$(KIND)/$(1)/$(1) $(WITH_REDIS) $$(if $$(filter 01-%,$(1)),$(TSAN_BUILD)/$$(KIND)/$(1)/$(1))
-	@echo "== chapter $(1) ($$(KIND)/$(1)) =="
-	@$(call chapter_test_env,$$(KIND),$(1)) $(WITH_REDIS) --quiet -- $(BUILD)/$$(KIND)/$(1)/test_chapter
+.PHONY: test-$(call chapter_num,$(1)) run-$(call chapter_num,$(1)) learner-deps-$(call chapter_num,$(1))
+ifneq ($(call strict_for,$(1)),)
+test-$(call chapter_num,$(1)):
+$(call strict_rerun,$(1),test-$(call chapter_num,$(1)))
+else
+test-$(call chapter_num,$(1)): $(BUILD)/$$(KIND)/$(1)/test_chapter $(BUILD)/$$(KIND)/$(1)/$(1) $(WITH_REDIS) $(GUIDE) $$(if $$(filter 01-%,$(1)),$(TSAN_BUILD)/$$(KIND)/$(1)/$(1))
+	@$(if $(LEARNER_NOTE),echo "test-$(call chapter_num,$(1)): $(LEARNER_NOTE)")
+	@echo "== chapter $(1) ($$(KIND)/$(1), $(VARIANT_WORDS_$(VARIANT))) =="
+	@$(call chapter_test_run,$$(KIND),$(1))
+endif
 
 run-$(call chapter_num,$(1)): $(BUILD)/$$(KIND)/$(1)/$(1) $(WITH_REDIS)
 	@$(WITH_REDIS) $$(or $$(RUN_SERVER_$(1)),--reuse) -- $(BUILD)/$$(KIND)/$(1)/$(1) $$(ARGS)
@@ -240,21 +325,39 @@ run-$(call chapter_num,$(1)): $(BUILD)/$$(KIND)/$(1)/$(1) $(WITH_REDIS)
 .PHONY: valgrind-$(call chapter_num,$(1))
 valgrind-$(call chapter_num,$(1)):
 	@scripts/setup.sh valgrind
-	@$(MAKE) --no-print-directory SAN= $(PLAIN_BUILD)/$$(KIND)/$(1)/test_chapter $(PLAIN_BUILD)/$$(KIND)/$(1)/$(1) $(PLAIN_BUILD)/bin/with-redis
+	@$(SUBMAKE) SAN= $(PLAIN_BUILD)/$$(KIND)/$(1)/test_chapter $(PLAIN_BUILD)/$$(KIND)/$(1)/$(1) $(PLAIN_BUILD)/bin/with-redis
 	@echo "== valgrind: chapter $(1) ($$(KIND)/$(1)) =="
 	@CK_FORK=no $(call chapter_test_env,$$(KIND),$(1)) $(PLAIN_BUILD)/bin/with-redis --quiet -- \
 		$$(VALGRIND) $(PLAIN_BUILD)/$$(KIND)/$(1)/test_chapter
+
+# Put the starter back; compare with the solution (STEP=1: the solution
+# with the one before it).  scripts/reset-chapter.sh and diff-chapter.sh.
+.PHONY: reset-$(call chapter_num,$(1)) diff-$(call chapter_num,$(1))
+reset-$(call chapter_num,$(1)): $(filter build/starters/$(1)/%,$(STARTER_FILES))
+	@scripts/reset-chapter.sh $(1)
+
+diff-$(call chapter_num,$(1)): $(CLEAN_FILES)
+	@scripts/diff-chapter.sh $(if $(STEP),--step,--yours) $(1) $(CHAPTERS)
 endef
 $(foreach ch,$(CHAPTERS),$(eval $(call chapter_targets,$(ch))))
 
+# What the chapter tests of the learner's build share, built once before
+# `make progress` runs several chapters at a time.
+.PHONY: learner-deps
+ifneq ($(LEARNER_STRICT),)
+learner-deps:
+	@set -- $(LEARNER_SAN); $(SUBMAKE) "$$@" learner-deps
+else
+learner-deps: $(LIBCOMMON) $(TEST_SUPPORT_OBJ) $(WITH_REDIS) $(GUIDE)
+endif
+
 # ---- Chapter 08: your own mpsc.c, held to common's mpsc suite ----------------
-# Chapter 08's test binary also links the mpsc suite of tests/common/.  The
-# chapter's mpsc.o comes before libcommon.a on the link line, so it stands in
-# for common/mpsc.o entirely: the linker never takes common's from the archive
-# (if it had to, for a function the chapter left out, the link would fail
-# with duplicate symbols rather than quietly test common's code).
-CH08 := 08-build-your-own-channel
-$(foreach kind,chapters solutions starters,$(BUILD)/$(kind)/$(CH08)/test_chapter): $(BUILD)/tests/common/test_mpsc.o
+# Chapter 08's test binary also links the mpsc suite of tests/common/
+# (TEST_EXTRA_OBJ above).  The chapter's mpsc.o comes before libcommon.a on
+# the link line, so it stands in for common/mpsc.o entirely: the linker never
+# takes common's from the archive (if it had to, for a function the chapter
+# left out, the link would fail with duplicate symbols rather than quietly
+# test common's code).
 
 # The suite must catch a wrong channel, not just pass a right one:
 # `make test-08-broken` builds the solution with MPSC_BUG_IF_NOT_WHILE (a
@@ -265,10 +368,10 @@ CH08_CATCHES := b10_senders_woken_together_never_overfill_the_channel b12_send_t
 
 $(CH08_BROKEN)/mpsc.o: solutions/$(CH08)/mpsc.c | $(SETUP_STAMP) $(HIREDIS_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -DMPSC_BUG_IF_NOT_WHILE $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) -DMPSC_BUG_IF_NOT_WHILE $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
 $(CH08_BROKEN)/test_chapter: $(BUILD)/solutions/$(CH08)/test_chapter.o $(CH08_BROKEN)/mpsc.o $(BUILD)/tests/common/test_mpsc.o $(TEST_SUPPORT_OBJ) $(LIBCOMMON)
-	$(CC) $(LDFLAGS) $^ $(PKG_LIBS_REDIS) $(PKG_LIBS_CHECK) -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS_REDIS) $(PKG_LIBS_CHECK) -o $@
 
 .PHONY: test-08-broken
 test-08-broken: $(CH08_BROKEN)/test_chapter ## Check that the mpsc suite catches a channel that waits with `if`, not `while`
@@ -279,9 +382,84 @@ test-08-broken: $(CH08_BROKEN)/test_chapter ## Check that the mpsc suite catches
 	for t in $(CH08_CATCHES); do \
 		grep -q ":$$t:" $$log || { echo "test-08-broken: the suite failed, but not in $$t (see $$log)" >&2; exit 1; }; \
 	done; \
-	echo "test-08-broken: the mpsc suite catches a wait with 'if' instead of 'while':"; \
-	grep -E '^[0-9]+%: Checks' $$log; \
-	grep -E ':[EF]:' $$log | sed -E 's/^[^:]*:[0-9]+:[EF]:[^:]*:([^:]*):[0-9]+: (.*)$$/  failed: \1: \2/'
+	caught=$$(grep -cE ':[EF]:' $$log); \
+	echo "test-08-broken: a channel whose senders wait with 'if' instead of 'while': caught, as it should be, by $$caught tests of the mpsc suite (log: $$log)"; \
+	$(call summary,test-08-broken,'if' instead of 'while' caught by $$caught mpsc tests)
+
+# ---- Pitfalls: every mistake the text warns about, planted and caught --------
+#
+# tests/chapters/pitfalls.txt lists them ("NN | name | Section title | the
+# mistake in words"); the solution marks each one (//> pitfall NAME ... //|
+# mistake ... //< pitfall NAME, see tools/snip.c).  `make test-pitfalls`
+# builds every catalogued pitfall as a learner's chapter - the solution with
+# that one mistake planted, in the learner's strict build - runs it the way
+# `make test-NN` runs the learner's code, and requires the run to fail with
+# a hint to reread the pitfall's section.  Only the files that hold the
+# pitfall are copied (build/planted/NN-name/); the rest, and the test
+# object, are the solution's own objects, unless the pitfall is in a
+# header (then the whole chapter is copied).
+
+PITFALL_CATALOGUE := tests/chapters/pitfalls.txt
+# "NN-name" for every catalogued pitfall, in catalogue order.
+PITFALLS := $(shell sed -n 's/^[[:space:]]*\([0-9][0-9]\)[[:space:]]*|[[:space:]]*\([^|[:space:]]*\)[[:space:]]*|.*/\1-\2/p' $(PITFALL_CATALOGUE) 2>/dev/null)
+# "FILE@NN-name" for every pitfall marker in solutions/.
+PITFALL_MARKS := $(shell grep -Ho '//> pitfall [A-Za-z0-9_.-]*' $(SOLUTION_SOURCES) 2>/dev/null | \
+	sed 's,^\(solutions/\([0-9][0-9]\)-[^:]*\)://> pitfall ,\1@\2-,')
+# How many pitfall runs at once: they mostly wait on Redis and timeouts.
+PITFALL_JOBS ?= 4
+
+# $(1) NN-name id, $(2) chapter folder, $(3) pitfall name, $(4) planted files
+define pitfall_rules
+PLANT_$(1) := build/planted/$(1)/$(2)
+PLANT_$(1)_WHOLE := $$(filter %.h,$(4))
+PLANT_$(1)_FILES := $$(if $$(PLANT_$(1)_WHOLE),$$(wildcard solutions/$(2)/*.[ch]),$(4))
+PLANT_$(1)_C := $$(filter %.c,$$(PLANT_$(1)_FILES))
+PLANT_$(1)_OBJ := $$(patsubst solutions/$(2)/%.c,$(BUILD)/planted/$(1)/$(2)/%.o,$$(PLANT_$(1)_C)) \
+	$$(filter-out $$(patsubst solutions/%.c,$(BUILD)/solutions/%.o,$$(PLANT_$(1)_C)),$$(solutions_$(2)_OBJ))
+PLANT_$(1)_TEST_OBJ := $$(if $$(PLANT_$(1)_WHOLE),$(BUILD)/planted/$(1)/$(2)/test_chapter.o,$(BUILD)/solutions/$(2)/test_chapter.o)
+
+build/planted/$(1)/$(2)/%: solutions/$(2)/% $(SNIP)
+	@mkdir -p $$(@D)
+	$(Q)$(SNIP) plant $$< $(3) > $$@.tmp && mv $$@.tmp $$@
+
+$(BUILD)/planted/$(1)/$(2)/%.o: build/planted/$(1)/$(2)/%.c $$(patsubst solutions/%,build/planted/$(1)/%,$$(filter %.h,$$(PLANT_$(1)_FILES))) | $(SETUP_STAMP)
+	@mkdir -p $$(@D)
+	$(Q)$(CC) $(CPPFLAGS) -I$$(<D) -Isolutions/$(2) -Itests/support $(CFLAGS) $$(PKG_CFLAGS) -c $$< -o $$@
+
+$(BUILD)/planted/$(1)/$(2)/test_chapter.o: tests/chapters/test_$(call chapter_num,$(2)).c $$(patsubst solutions/%,build/planted/$(1)/%,$$(filter %.h,$$(PLANT_$(1)_FILES))) | $(SETUP_STAMP)
+	@mkdir -p $$(@D)
+	$(Q)$(CC) $(CPPFLAGS) -Ibuild/planted/$(1)/$(2) -Itests/support $(CFLAGS) $$(PKG_CFLAGS) -c $$< -o $$@
+
+$(BUILD)/planted/$(1)/$(2)/$(2): $$(PLANT_$(1)_OBJ) $(LIBCOMMON)
+	@mkdir -p $$(@D)
+	$(Q)$(CC) $(LDFLAGS) $$(filter %.o %.a,$$^) $$(PKG_LIBS_REDIS) -o $$@
+
+$(BUILD)/planted/$(1)/$(2)/test_chapter: $$(PLANT_$(1)_TEST_OBJ) $$(filter-out %/main.o,$$(PLANT_$(1)_OBJ)) $(TEST_EXTRA_OBJ_$(2)) $(TEST_SUPPORT_OBJ) $(LIBCOMMON)
+	@mkdir -p $$(@D)
+	$(Q)$(CC) $(LDFLAGS) $$(filter %.o,$$^) $$(filter %.a,$$^) $$(PKG_LIBS_REDIS) $$(PKG_LIBS_CHECK) -o $$@
+
+# The run: the learner's test, the same way `make test-NN` runs it.  It
+# never fails here: what it did is written to verdict (exit status and
+# seconds) and test.log, and scripts/pitfalls.sh judges.
+.PHONY: pitfall-run-$(1)
+pitfall-run-$(1): $(BUILD)/planted/$(1)/$(2)/test_chapter $(BUILD)/planted/$(1)/$(2)/$(2) $(WITH_REDIS) $(GUIDE)
+	@dir=$(BUILD)/planted/$(1); rm -f $$$$dir/verdict; start=$$$$(date +%s.%N); \
+	$(call chapter_test_run,planted/$(1),$(2)) > $$$$dir/test.log 2>&1; rc=$$$$?; \
+	echo "$$$$rc $$$$start $$$$(date +%s.%N)" > $$$$dir/verdict
+endef
+$(foreach id,$(PITFALLS),$(eval $(call pitfall_rules,$(id),$(call chapter_of,$(call chapter_num,$(id))),$(patsubst $(call chapter_num,$(id))-%,%,$(id)),$(patsubst %@$(id),%,$(filter %@$(id),$(PITFALL_MARKS))))))
+
+.PHONY: test-pitfalls pitfalls-run
+test-pitfalls: $(SNIP) ## Plant every mistake of tests/chapters/pitfalls.txt and check the learner's make test-NN catches each one
+	@scripts/pitfalls.sh check $(SNIP) $(PITFALL_CATALOGUE) $(SECTIONS)
+	@set -- $(LEARNER_SAN); $(SUBMAKE) "$$@" pitfalls-run
+
+# (internal) in the learner's build: run them all, then judge.
+pitfalls-run:
+	@rm -f $(PITFALLS:%=$(BUILD)/planted/%/verdict); started=$$(date +%s); \
+	$(SUBMAKE) -k -j$(PITFALL_JOBS) $(PITFALLS:%=pitfall-run-%) || true; \
+	PITFALL_WALL=$$(($$(date +%s) - started)) PITFALL_JOBS=$(PITFALL_JOBS) \
+		scripts/pitfalls.sh report $(PITFALL_CATALOGUE) $(BUILD)/planted
 
 # ---- Chapter 10: the pool on a Redis Cluster ---------------------------------
 # `make run-10` needs a cluster, not one server: with-redis --cluster starts a
@@ -316,7 +494,7 @@ BENCH_CHAPTER_PROGRAMS := build/plain/solutions/07-connection-pool/07-connection
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_UTIL_OBJ) $(LIBCOMMON)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ $(PKG_LIBS_REDIS) -lm -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS_REDIS) -lm -o $@
 
 # bench_eventloop measures chapter 11's own code: its solution's modules
 # (not its main.c) are linked in, with libuv.
@@ -332,7 +510,7 @@ $(BUILD)/bench/bench_eventloop: $(BUILD)/bench/bench_eventloop.o $(CH11_BENCH_OB
 # the plain build of the programs.
 bench-build:
 	@scripts/setup.sh bench
-	@$(MAKE) --no-print-directory SAN= HIREDIS= $(BENCH_NAMES:%=build/plain/bench/%) build/plain/bin/with-redis \
+	@$(SUBMAKE) SAN= HIREDIS= $(BENCH_NAMES:%=build/plain/bench/%) build/plain/bin/with-redis \
 		$(BENCH_CHAPTER_PROGRAMS)
 
 bench: bench-build ## Measure the Redis strategies, the ceiling, channels, backpressure: tables, CSV, plots in build/bench/ (QUICK=1: short)
@@ -355,6 +533,7 @@ bench-smoke: bench-build ## A tiny `make bench`: checks the benchmarks work (rig
 	@build/plain/bin/with-redis --quiet -- bench/run.sh smoke build/bench-smoke > build/bench-smoke.log 2>&1 || \
 		{ cat build/bench-smoke.log; echo "bench-smoke: the benchmark run failed (log above)" >&2; exit 1; }
 	@bench/smoke-check.sh build/bench-smoke
+	@$(call summary,bench-smoke,3 benchmarks ran: right answers$(,) CSV$(,) tables$(,) plots)
 
 # ---- Top-level targets -------------------------------------------------------
 
@@ -371,28 +550,48 @@ ifneq ($(CASE),)
   export CK_RUN_CASE := $(CASE)
 endif
 
+# Records one part's line for the summary `make test` ends with
+# (scripts/test-summary.sh).  $(1) the part, $(2) what it checked.
+summary = mkdir -p build/summary && printf '%s\t%s\n' "$$(date +%s)" "$(2)" > build/summary/$(1)
+, := ,
+
+# The parts of `make test`, in the order they run.  Each prints a line or
+# two when it passes, and everything it has when it fails.
+TEST_PARTS := test-common test-solutions test-starters test-08-broken test-pitfalls \
+	check-generated docs-check docs-drift-test bench-smoke site-test test-secrets
+
 .PHONY: test
-test: test-code test-starters test-08-broken check-generated docs-check docs-drift-test bench-smoke site-test test-secrets ## Run every test (installs what is missing first)
+test: ## Check the whole repository: code, solutions, starters, pitfalls, docs, site, benchmarks
+	@rm -rf build/summary; started=$$(date +%s); \
+	$(SUBMAKE) $(TEST_PARTS); rc=$$?; \
+	scripts/test-summary.sh build/summary $$rc $$started $(TEST_PARTS); exit $$rc
 
 .PHONY: test-code
 test-code: test-common test-solutions ## The code's tests only: common/ and every solution (what SAN= runs use)
 
 .PHONY: test-common
 test-common: $(TEST_COMMON) $(WITH_REDIS) ## Run common/'s tests (SUITE=mpsc, CASE=... to narrow)
-	WITH_REDIS_PROGRAM=$(WITH_REDIS) $(WITH_REDIS) -- $(TEST_COMMON)
+	@rm -f $(BUILD)/tests/checks.count
+	@WITH_REDIS_PROGRAM=$(WITH_REDIS) scripts/quiet-run.sh "test-common ($(VARIANT))" $(BUILD)/tests/test_common.log $(BUILD)/tests/checks.count -- \
+		$(WITH_REDIS) --quiet -- $(TEST_COMMON)
+	@$(call summary,test-common,$$(cat $(BUILD)/tests/checks.count) checks of common/ (channels$(,) Redis client$(,) harness))
 
-# Every chapter's tests against its finished code.  The chapter 01 test
-# also needs the TSan build of its program, whatever SAN this run uses.
+# Every chapter's tests against its finished code, the way `make test-NN`
+# runs them.  The chapter 01 test also needs the TSan build of its
+# program, whatever SAN this run uses.
 .PHONY: test-solutions
 test-solutions: $(foreach ch,$(CHAPTERS),$(BUILD)/solutions/$(ch)/test_chapter $(BUILD)/solutions/$(ch)/$(ch)) \
-		$(TSAN_BUILD)/solutions/01-shared-client/01-shared-client $(WITH_REDIS) ## Run every chapter's tests against solutions/
-	@for ch in $(CHAPTERS); do \
-		echo "== chapter $$ch (solutions/$$ch) =="; \
-		$(call chapter_test_env,solutions,$$ch) $(WITH_REDIS) --quiet -- $(BUILD)/solutions/$$ch/test_chapter || exit 1; \
-	done
+		$(TSAN_BUILD)/solutions/01-shared-client/01-shared-client $(WITH_REDIS) $(GUIDE) ## Run every chapter's tests against solutions/
+	@count=$(BUILD)/solutions/checks.count; rm -f $$count; \
+	for ch in $(CHAPTERS); do \
+		$(call chapter_test_env,solutions,$$ch) scripts/quiet-run.sh "solution $$ch ($(VARIANT))" \
+			$(BUILD)/solutions/$$ch/test.log $$count -- $(GUIDE) --chapter $$ch --doc docs/$$ch.md \
+			--sections $(SECTIONS) -- $(WITH_REDIS) --quiet -- $(BUILD)/solutions/$$ch/test_chapter || exit 1; \
+	done; \
+	$(call summary,test-solutions,$$(awk '{ n += $$1 } END { print n }' $$count) checks over the $(words $(CHAPTERS)) chapters' solutions)
 
 # Proof that the exercises are real: every generated starter compiles and
-# runs, and from chapter 02 on it fails its own chapter's tests.
+# runs, and from chapter 02 on its own chapter's tests catch the TODOs.
 .PHONY: test-starters
 test-starters: $(foreach ch,$(CHAPTERS),$(BUILD)/starters/$(ch)/test_chapter $(BUILD)/starters/$(ch)/$(ch)) $(WITH_REDIS) ## Check each starter compiles and (from 02 on) fails its tests
 	@for ch in $(filter-out 01-%,$(CHAPTERS)); do \
@@ -401,9 +600,10 @@ test-starters: $(foreach ch,$(CHAPTERS),$(BUILD)/starters/$(ch)/test_chapter $(B
 			$(WITH_REDIS) --quiet -- $(BUILD)/starters/$$ch/test_chapter > $$log 2>&1; then \
 			echo "starter $$ch: PASSES its own tests - the exercise is already solved in the starter" >&2; exit 1; \
 		else \
-			echo "starter $$ch: fails its tests as it should ($$(grep -E '^[0-9]+%: Checks' $$log | tail -n 1))"; \
+			echo "starter $$ch: caught, as it should be (its TODOs: $$(sed -n 's/^[0-9]*%: Checks: \([0-9]*\), Failures: \([0-9]*\), Errors: \([0-9]*\)/\1 \2 \3/p' $$log | tail -n 1 | awk '{ print $$1 - $$2 - $$3 " of " $$1 }') checks pass)"; \
 		fi; \
-	done
+	done; \
+	$(call summary,test-starters,$(words $(filter-out 01-%,$(CHAPTERS))) starters build and run; their tests catch their TODOs)
 
 # chapters/ must be exactly what snip makes of solutions/.  Compared with
 # the committed chapters/ (git HEAD) when this is a git checkout, so that a
@@ -419,7 +619,8 @@ check-generated: $(STARTER_FILES) ## Check that chapters/ is generated from solu
 		fi; \
 	done; \
 	if [ $$bad = 1 ]; then echo "run 'make regenerate-chapters' and commit chapters/ with the solution change" >&2; exit 1; fi; \
-	echo "check-generated: $(words $(STARTER_FILES)) starter files match their solutions"
+	echo "check-generated: $(words $(STARTER_FILES)) starter files match their solutions"; \
+	$(call summary,check-generated,$(words $(STARTER_FILES)) files of chapters/ match their solutions)
 
 .PHONY: regenerate-chapters
 regenerate-chapters: $(STARTER_FILES) ## Rewrite chapters/ from solutions/ (overwrites learner edits!)
@@ -439,20 +640,35 @@ CHANNEL_HEADERS := common/chan.h common/mpsc.h common/oneshot.h common/broadcast
 # docs/examples/first_get_set.c: the first hiredis program of docs/00-setup.md.
 $(BUILD)/docs/examples/first_get_set: $(BUILD)/docs/examples/first_get_set.o $(LIBCOMMON)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ $(PKG_LIBS_REDIS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS_REDIS) -o $@
+
+# The finished code of an exercise is shown only folded, after the learner's
+# attempt (tools/snip.c, "Folded solutions").  `converted` holds the docs
+# that already fold their solutions to it; `all` holds every doc, once every
+# chapter is converted.
+FOLDED_SOLUTIONS ?= converted
 
 .PHONY: docs-check
 docs-check: $(SNIP) ## Check that the docs' code, output, commands, links and pictures match the code
 	@scripts/setup.sh docs
-	@$(MAKE) --no-print-directory SAN= HIREDIS= $(DOC_PROGRAMS) build/plain/bin/with-redis >/dev/null
-	build/plain/bin/with-redis --quiet -- $(SNIP) check-docs $(DOCS)
-	$(SNIP) check-api docs/channels.md $(CHANNEL_HEADERS)
-	@scripts/check-rust-refused.sh docs/examples/shared_client_refused.rs
-	@scripts/diagrams.sh check
+	@$(SUBMAKE) SAN= HIREDIS= $(DOC_PROGRAMS) build/plain/bin/with-redis >/dev/null
+	@log=build/docs-check.log; \
+	if ! build/plain/bin/with-redis --quiet -- $(SNIP) check-docs --folded-solutions=$(FOLDED_SOLUTIONS) $(DOCS) > $$log 2>&1; then \
+		grep -v 'problem(s)$$' $$log >&2; echo "docs-check: the docs above do not match the code (all of it in $$log)" >&2; exit 1; \
+	fi; \
+	[ -n "$(V)" ] && cat $$log; \
+	totals=$$(awk '/problem\(s\)$$/ { d++; s += $$2; f += substr($$4, 2); o += $$7; c += $$10; l += $$12 } \
+		END { printf "%d docs: %d snippets (%d folded), %d outputs, %d commands, %d links", d, s, f, o, c, l }' $$log); \
+	echo "docs-check: $$totals: all match (folded solutions required in: $(FOLDED_SOLUTIONS) docs)"; \
+	$(SNIP) check-api docs/channels.md $(CHANNEL_HEADERS) && \
+	rust=$$(scripts/check-rust-refused.sh docs/examples/shared_client_refused.rs) && echo "$$rust" && \
+	scripts/diagrams.sh check && \
+	case "$$rust" in *"NOT CHECKED"*) rust=" (no rustc: 01's Rust claim unchecked)";; *) rust="";; esac && \
+	$(call summary,docs-check,$$totals$$rust)
 
 .PHONY: docs-sync
 docs-sync: $(SNIP) ## Rewrite the docs' code and output blocks from the code
-	@$(MAKE) --no-print-directory SAN= HIREDIS= $(DOC_PROGRAMS) build/plain/bin/with-redis >/dev/null
+	@$(SUBMAKE) SAN= HIREDIS= $(DOC_PROGRAMS) build/plain/bin/with-redis >/dev/null
 	build/plain/bin/with-redis --quiet -- $(SNIP) sync-docs $(DOCS)
 
 # Proof that docs-check catches drift: a copy of a doc with one quoted line
@@ -460,7 +676,10 @@ docs-sync: $(SNIP) ## Rewrite the docs' code and output blocks from the code
 .PHONY: docs-drift-test
 docs-drift-test: $(SNIP) ## Check that docs-check catches drifted snippets, broken links, missing functions, stale pictures
 	@scripts/setup.sh docs
-	@scripts/test-docs-drift.sh $(SNIP)
+	@log=build/docs-drift-test.log; mkdir -p build; \
+	if ! scripts/test-docs-drift.sh $(SNIP) > $$log 2>&1; then cat $$log; exit 1; fi; \
+	[ -n "$(V)" ] && cat $$log; tail -n 1 $$log; \
+	$(call summary,docs-drift-test,$$(grep -c '^docs-drift-test: ok' $$log) cases: each kind of drift caught$(,) its place named)
 
 .PHONY: diagrams
 diagrams: ## Render docs/diagrams/*.dot to docs/img/*.svg (and PNGs in build/diagrams/ to look at)
@@ -475,15 +694,20 @@ docs: ## Render docs/*.md to a static site in build/site/ (open build/site/index
 .PHONY: site-test
 site-test: docs ## Open every page of the site in headless Chromium and check it; screenshot in build/
 	@scripts/setup.sh browser
-	python3 scripts/site_test.py build/site build/site-screenshot.png
+	@python3 scripts/site_test.py $(if $(V),--verbose) build/site build/site-screenshot.png build/site-test.summary
+	@$(call summary,site-test,$$(cat build/site-test.summary))
 
 .PHONY: run
 run: ## Run the finished program (chapter 07's solution); starts a Redis if none answers
-	@$(MAKE) --no-print-directory run-07 SOLUTION=1
+	@$(SUBMAKE) run-07 SOLUTION=1
 
+# progress runs `make test-NN` for each chapter whose sources, tests,
+# common/ or build flags changed since its last run, and reuses the last
+# result of the others (scripts/progress.sh).
 .PHONY: progress
-progress: $(WITH_REDIS) ## Show which chapters your code in chapters/ passes, and what to read next
-	@scripts/progress.sh "$(BUILD)" $(CHAPTERS)
+progress: ## Show which chapters your code in chapters/ passes (in the strict build), and what to read next
+	@scripts/progress.sh "$(if $(filter command line,$(origin SAN)),SAN=$(SAN))" \
+		"CC=$(CC) OPT=$(OPT) EXTRA_CFLAGS=$(EXTRA_CFLAGS) CI=$(CI)" $(CHAPTERS)
 
 # doctor reports what a learner's `make test-NN` builds and runs with: the
 # DOCTOR_TEST_* values below.  >>> A change to the build `make test-NN` uses
@@ -514,7 +738,7 @@ VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full \
 .PHONY: valgrind
 valgrind: ## Run common/'s and the solutions' tests under valgrind (plain build)
 	@scripts/setup.sh valgrind
-	@$(MAKE) --no-print-directory SAN= $(PLAIN_BUILD)/tests/test_common $(PLAIN_BUILD)/bin/with-redis \
+	@$(SUBMAKE) SAN= $(PLAIN_BUILD)/tests/test_common $(PLAIN_BUILD)/bin/with-redis \
 		$(foreach ch,$(filter-out 01-%,$(CHAPTERS)),$(PLAIN_BUILD)/solutions/$(ch)/test_chapter $(PLAIN_BUILD)/solutions/$(ch)/$(ch))
 	CK_FORK=no TEST_STRESS_SCALE=10 WITH_REDIS_PROGRAM=$(PLAIN_BUILD)/bin/with-redis \
 		$(PLAIN_BUILD)/bin/with-redis -- $(VALGRIND) $(PLAIN_BUILD)/tests/test_common
@@ -536,13 +760,21 @@ clean: ## Remove build/ (all variants)
 
 .PHONY: help
 help: ## List the targets
-	@echo "Channels in C - make targets (add SAN=address or SAN=thread for sanitizer builds):"
+	@echo "Channels in C - make targets (SAN=address, SAN=thread or SAN=none picks a build; V=1 shows commands):"
 	@echo ""
+	@echo "For learners:"
 	@echo "  run                      Run the finished program (starts a throwaway Redis if needed)"
-	@echo "  test                     Run every test (installs what is missing first)"
-	@echo "  test-NN                  Run chapter NN's tests on your code in chapters/ (SOLUTION=1: on solutions/)"
+	@echo "  test-NN                  Run chapter NN's tests on your code in chapters/, in the strict build"
+	@echo "                           (ASan+UBSan+LeakSanitizer; SAN=none: plain; SOLUTION=1: on solutions/)"
 	@echo "  run-NN                   Run chapter NN's program (SOLUTION=1, ARGS=\"--threads 8\")"
+	@echo "  reset-NN                 Put chapter NN's starter back (your copy is saved under build/saved/ first)"
+	@echo "  diff-NN                  Show your chapter NN against the solution (STEP=1: what NN adds to the chapter before)"
 	@echo "  valgrind-NN              Run chapter NN's tests under valgrind (SOLUTION=1 likewise)"
+	@echo ""
+	@echo "For the whole repository:"
+	@echo "  test                     Check everything but your code: solutions, starters, pitfalls, docs, site, benchmarks"
+	@echo ""
+	@echo "All the other targets:"
 	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | grep -vE '^(run|test):' | \
 		sed -E 's/^([^:]+):.*## (.*)$$/\1|\2/' | awk -F'|' '{ printf "  %-24s %s\n", $$1, $$2 }'
 

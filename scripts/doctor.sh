@@ -75,6 +75,12 @@ for san in address thread; do
     fi
 done
 rm -rf "$tmp"
+# What `make test-NN` does with the learner's code here (probed once, kept
+# in build/.learner-san until the compiler changes).
+case "$(scripts/learner-san.sh "${CC:-cc}")" in
+"SAN=address") ok "$(scripts/learner-san.sh "${CC:-cc}" --explain)" ;;
+*) note "$(scripts/learner-san.sh "${CC:-cc}" --explain)" ;;
+esac
 if command -v valgrind >/dev/null 2>&1; then ok "$(valgrind --version)"; else note "no valgrind: 'make valgrind' will install it"; fi
 
 # ---- What `make test-NN` uses --------------------------------------------------

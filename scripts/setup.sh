@@ -6,7 +6,7 @@
 #   scripts/setup.sh valgrind   ... and valgrind, for `make valgrind`
 #   scripts/setup.sh bench      ... and gnuplot and redis-benchmark, for `make bench`
 #   scripts/setup.sh docs       ... and pandoc and graphviz, for `make docs`
-#   scripts/setup.sh browser    ... and Chromium with its WebDriver, for the site test
+#   scripts/setup.sh browser    ... and Chromium with its WebDriver and python3, for the site test
 #   scripts/setup.sh strace     ... and strace, for the test that no password reaches a command line
 #   scripts/setup.sh --check    only report; exit 1 if something is missing
 #
@@ -77,6 +77,7 @@ check_all() {
     if [ "$want_browser" = 1 ]; then
         have_cmd chromium || need "chromium" chromium
         have_cmd chromedriver || need "chromedriver" chromium-driver
+        have_cmd python3 || need "python3 (drives the browser)" python3
     fi
 }
 

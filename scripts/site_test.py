@@ -2,15 +2,21 @@
 """site_test.py - `make site-test`: opens every page of the docs site in
 headless Chromium and checks what a reader would notice.
 
-    python3 scripts/site_test.py SITE_DIR SCREENSHOT.png
+    python3 scripts/site_test.py [--verbose] SITE_DIR SCREENSHOT.png [SUMMARY]
 
 For each build/site/*.html, opened as a file:// URL:
   - the page loaded: it has a title;
   - every <img> finished loading and has a width (complete && naturalWidth > 0);
   - every local link leads to a file that exists and, if it has a #anchor,
     to an element with that id (web links are not followed: this never
-    leaves the machine).
-Then it saves a screenshot of one chapter page.
+    leaves the machine);
+  - on a chapter page (NN-*.html), every folded solution - a <details>
+    whose <summary> says "Show the solution" - is closed when the page
+    loads, its code not shown, and opens, its code shown, when its summary
+    is clicked (a real click, through WebDriver).
+Then it saves a screenshot of one chapter page.  It prints one line (one
+per page too with --verbose) and writes that line, without its prefix, to
+SUMMARY if given.
 
 Chromium is driven through chromedriver's WebDriver HTTP API, with nothing
 but the standard library (urllib, json, subprocess).  chromedriver is started
@@ -94,6 +100,14 @@ class WebDriver:
         return self.call("POST", "/session/%s/execute/sync" % self.session,
                          {"script": source, "args": []})
 
+    def elements(self, css):
+        found = self.call("POST", "/session/%s/elements" % self.session,
+                          {"using": "css selector", "value": css})
+        return [next(iter(e.values())) for e in found]
+
+    def click(self, element):
+        self.call("POST", "/session/%s/element/%s/click" % (self.session, element), {})
+
     def screenshot(self):
         return base64.b64decode(self.call("GET", "/session/%s/screenshot" % self.session))
 
@@ -114,6 +128,44 @@ const imgs = Array.from(document.images).map(i => ({
 const links = Array.from(document.querySelectorAll('a[href]')).map(a => a.href);
 return {imgs: imgs, links: links, ready: document.readyState};
 """
+
+
+# Runs in the page: the state of every folded solution, in page order.  Each
+# gets a data attribute so that WebDriver can find its summary to click it.
+SOLUTIONS_PROBE = """
+const blocks = Array.from(document.querySelectorAll('details')).filter(d => {
+  const s = d.querySelector(':scope > summary');
+  return s && s.textContent.trim() === 'Show the solution';
+});
+return blocks.map((d, i) => {
+  d.querySelector(':scope > summary').setAttribute('data-site-test-solution', i);
+  const body = Array.from(d.children).filter(c => c.tagName !== 'SUMMARY');
+  // A closed <details> keeps its content laid out but hidden
+  // (content-visibility), so offsetHeight alone would say "shown".
+  const visible = c => c.checkVisibility ? c.checkVisibility() : c.offsetHeight > 0;
+  return {open: d.open, shown: body.some(visible),
+          code: d.querySelectorAll('pre').length};
+});
+"""
+
+
+def check_solutions(wd, page, problems):
+    """Every folded solution is closed on load and opens when clicked.
+    Returns how many the page has."""
+    before = wd.script(SOLUTIONS_PROBE)
+    for i, b in enumerate(before):
+        if b["open"] or b["shown"]:
+            problems.append("%s: solution block %d is open when the page loads" % (page, i + 1))
+        if b["code"] == 0:
+            problems.append("%s: solution block %d holds no code" % (page, i + 1))
+    for summary in wd.elements("summary[data-site-test-solution]"):
+        wd.click(summary)
+    after = wd.script(SOLUTIONS_PROBE)
+    for i, b in enumerate(after):
+        if not (b["open"] and b["shown"]):
+            problems.append("%s: solution block %d did not open when its summary was clicked"
+                            % (page, i + 1))
+    return len(before)
 
 
 class IdCollector(html.parser.HTMLParser):
@@ -158,10 +210,15 @@ def check_link(page, href, problems):
 
 
 def main():
-    if len(sys.argv) != 3:
-        print("usage: site_test.py SITE_DIR SCREENSHOT.png", file=sys.stderr)
+    args = sys.argv[1:]
+    verbose = bool(args) and args[0] == "--verbose"
+    if verbose:
+        args = args[1:]
+    if len(args) not in (2, 3):
+        print("usage: site_test.py [--verbose] SITE_DIR SCREENSHOT.png [SUMMARY]", file=sys.stderr)
         return 2
-    site, shot_path = os.path.abspath(sys.argv[1]), sys.argv[2]
+    site, shot_path = os.path.abspath(args[0]), args[1]
+    summary_path = args[2] if len(args) == 3 else None
     pages = sorted(f for f in os.listdir(site) if f.endswith(".html"))
     if not pages:
         print("site-test: no pages in %s (run make docs)" % site, file=sys.stderr)
@@ -185,7 +242,7 @@ def main():
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     wd = WebDriver(port)
     problems = []
-    checked_imgs = checked_links = 0
+    checked_imgs = checked_links = checked_solutions = 0
     try:
         wd.wait_until_up(driver_proc)
         wd.start(chromium, os.path.join(profile, "profile"))
@@ -203,14 +260,20 @@ def main():
             for href in probe["links"]:
                 checked_links += 1
                 check_link(page, href, problems)
-            print("site-test: %-24s %-45.45s %2d image(s), %3d link(s)"
-                  % (page, title, len(probe["imgs"]), len(probe["links"])))
+            solutions = 0
+            if page[:2].isdigit() and page[2] == "-":
+                solutions = check_solutions(wd, page, problems)
+                checked_solutions += solutions
+            if verbose:
+                print("site-test: %-24s %-45.45s %2d image(s), %3d link(s), %d folded solution(s)"
+                      % (page, title, len(probe["imgs"]), len(probe["links"]), solutions))
         chapter = next((p for p in pages if p[:2].isdigit() and p[:2] != "00"), pages[0])
         wd.go("file://" + urllib.parse.quote(os.path.join(site, chapter)))
         os.makedirs(os.path.dirname(os.path.abspath(shot_path)), exist_ok=True)
         with open(shot_path, "wb") as f:
             f.write(wd.screenshot())
-        print("site-test: screenshot of %s in %s" % (chapter, shot_path))
+        if verbose:
+            print("site-test: screenshot of %s in %s" % (chapter, shot_path))
     except Exception as e:  # report, then clean up below
         problems.append("the browser run failed: %s" % e)
         try:
@@ -242,8 +305,14 @@ def main():
         print("site-test: FAIL " + p, file=sys.stderr)
     if problems:
         return 1
-    print("site-test: %d pages loaded, %d images shown, %d links lead somewhere"
-          % (len(pages), checked_imgs, checked_links))
+    line = ("%d pages loaded, %d images shown, %d links lead somewhere, "
+            "%d solution block(s) closed on load and open on a click"
+            % (len(pages), checked_imgs, checked_links, checked_solutions))
+    print("site-test: " + line)
+    if summary_path:
+        with open(summary_path, "w") as f:
+            f.write("%d pages, %d images, %d links, %d solution block(s): all work\n"
+                    % (len(pages), checked_imgs, checked_links, checked_solutions))
     return 0
 
 

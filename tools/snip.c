@@ -15,6 +15,20 @@
  *         //| return redis_result_not_implemented("locked_client_get");
  *         //< exercise 02
  *
+ *   - Planted copies, for `make test-pitfalls`: a mistake the text warns
+ *     about is written next to the right code, and `snip plant FILE NAME`
+ *     puts the mistake in its place (in every region of that name):
+ *
+ *         //> pitfall unlock-on-error
+ *         pthread_mutex_unlock(&lc->lock);            <- the right code
+ *         //| mistake
+ *         //| if (redis_result_is_error(&result))      <- what is planted
+ *         //|     return result;
+ *         //< pitfall unlock-on-error
+ *
+ *     Starters, doc snippets and `snip solution` keep the right code; a
+ *     pitfall inside an exercise goes with the exercise's solution.
+ *
  *   - The code blocks of docs/: a block preceded by
  *         <!-- snippet: solutions/02-mutex/locked_client.c#round_trip -->
  *     must equal the region between `//> snippet round_trip` and
@@ -59,13 +73,29 @@
  *     made the way GitHub and `make docs` make them).  http(s) links are not
  *     fetched.
  *
+ *   - Folded solutions.  The finished code of an exercise waits for the
+ *     learner's own attempt: a snippet of a region that overlaps an exercise
+ *     region may only appear inside
+ *         <details>
+ *         <summary>Show the solution</summary>
+ *         ... the snippet comment and its block ...
+ *         </details>
+ *     With --folded-solutions=all every doc is held to this; =converted
+ *     (what `make docs-check` passes until every chapter is converted) holds
+ *     only docs that already have a "Show the solution" block; =off, the
+ *     default, none.
+ *
  * `snip check-api DOC HEADER...` fails when a function declared in one of
  * the headers is not named in DOC (docs/channels.md lists them all).
  *
  * Usage:
  *   snip starter FILE            print FILE with exercises replaced by starters
+ *   snip solution FILE           print FILE finished, without any marker
+ *   snip plant FILE NAME         print FILE finished, with pitfall NAME planted
+ *   snip pitfalls FILE...        print "FILE NAME" for every pitfall (checks markers)
  *   snip region FILE NAME        print one snippet region
- *   snip check-docs DOC...       exit 1, naming each block, if any block drifted
+ *   snip check-docs [--folded-solutions=off|converted|all] DOC...
+ *                                exit 1, naming each block, if any block drifted
  *   snip sync-docs DOC...        rewrite drifted blocks from their regions
  *   snip check-api DOC HEADER... exit 1 if DOC does not name every function
  *
@@ -81,6 +111,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define DIE_PREFIX "snip: "
+#include "die.h"
+
 /* ---- Reading whole files as arrays of lines ---------------------------- */
 
 struct lines {
@@ -88,22 +121,6 @@ struct lines {
     size_t count;
 };
 
-static void die(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2), noreturn))
-#endif
-    ;
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "snip: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(2);
-}
 
 /* Reads PATH into *l; false (and an empty *l) if it cannot be opened. */
 static bool try_read_lines(const char *path, struct lines *out)
@@ -183,61 +200,218 @@ static bool names(const char *text, const char *kind, const char *name)
     return strncmp(text, name, n) == 0 && (text[n] == '\0' || isspace((unsigned char)text[n]));
 }
 
-/* ---- snip starter -------------------------------------------------------------- */
+/* ---- snip starter / solution / plant: resolving the markers ----------------- */
 
-static int cmd_starter(const char *path)
+/*
+ * One pass over a solution file that decides, line by line, what a derived
+ * copy keeps.  Three copies are made from the same markers:
+ *
+ *   STARTER   the learner's starting code: each exercise region of the file's
+ *             own chapter becomes its starter lines (in solutions/06-x/, a
+ *             region marked `exercise 05` - a file chapter 06 took over from
+ *             chapter 05 - keeps its solution: the learner did it in 05);
+ *             pitfalls keep their right code.
+ *   SOLUTION  the finished code without markers (what `make diff-NN` shows):
+ *             exercises keep their solution, pitfalls their right code.
+ *   PLANTED   the finished code with one pitfall planted: every region of
+ *             pitfall `target` becomes its mistake lines, other pitfalls keep
+ *             their right code.
+ *
+ * A pitfall region may sit inside an exercise's solution part (then the
+ * starter drops it with the rest of the solution), never inside a starter
+ * part, another pitfall, or around an exercise.  Marker lines never appear
+ * in any copy.
+ */
+enum copy_kind { COPY_STARTER, COPY_SOLUTION, COPY_PLANTED };
+
+/* The chapter a path belongs to: NN of the first folder named "NN-...", or
+ * "" when there is none. */
+static void chapter_of(const char *path, char out[3])
+{
+    out[0] = '\0';
+    for (const char *p = path; *p != '\0'; p++) {
+        bool folder_start = p == path || p[-1] == '/';
+        if (folder_start && isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1]) &&
+            p[2] == '-' && strchr(p, '/') != NULL) {
+            out[0] = p[0];
+            out[1] = p[1];
+            out[2] = '\0';
+            return;
+        }
+    }
+}
+
+/* The marker's argument ("NAME" of "//> pitfall NAME"), copied into out. */
+static void marker_argument(const char *text, const char *kind, char *out, size_t out_len)
+{
+    while (*text == ' ')
+        text++;
+    text += strlen(kind);
+    while (*text == ' ')
+        text++;
+    snprintf(out, out_len, "%.*s", (int)strcspn(text, " \t"), text);
+}
+
+/* Is this "//| WORD" line exactly that word (the part separators)? */
+static bool is_separator(const char *m, const char *word)
+{
+    while (*m == ' ')
+        m++;
+    size_t n = strlen(word);
+    return strncmp(m, word, n) == 0 && m[n + strspn(m + n, " \t")] == '\0';
+}
+
+/* Prints a "//| " line without its marker, keeping the indentation in
+ * front of it. */
+static void print_unmarked(FILE *out, const char *line, const char *m)
+{
+    int indent = (int)(strstr(line, "//|") - line);
+    if (*m == ' ')
+        m++;
+    if (*m == '\0')
+        fprintf(out, "\n");
+    else
+        fprintf(out, "%.*s%s\n", indent, line, m);
+}
+
+/*
+ * Writes the copy of `path` of the given kind to `out` (NULL: only check
+ * the markers).  For COPY_PLANTED, `target` names the pitfall.  Every
+ * pitfall name met is added to `found_names` (if not NULL, once each).
+ * Dies, naming the line, on badly nested or unclosed markers.
+ */
+static void resolve_markers(const char *path, enum copy_kind kind, const char *target,
+                            FILE *out, struct lines *found_names)
 {
     struct lines l = read_lines(path);
-    enum { OUTSIDE, SOLUTION, STARTER } state = OUTSIDE;
-    bool in_pitfall = false;
+    char chapter[3];
+    chapter_of(path, chapter);
+    enum { OUTSIDE, SOLUTION, STARTER } exercise = OUTSIDE;
+    /* This exercise is another chapter's: even a starter keeps its solution. */
+    bool earlier_exercise = false;
+    enum { NO_PITFALL, RIGHT, MISTAKE } pitfall = NO_PITFALL;
+    char pitfall_name[256] = "";
+    size_t pitfall_line = 0, exercise_line = 0;
     for (size_t i = 0; i < l.count; i++) {
         const char *line = l.at[i];
         const char *m;
-        /* A pitfall region (CONTRIBUTING.md): its right code stays, its
-         * markers and its "//| mistake" lines never reach a starter. */
-        if (((m = marker(line, '>')) || (m = marker(line, '<'))) && names(m, "pitfall", NULL)) {
-            in_pitfall = marker(line, '>') != NULL;
-            continue;
-        }
-        if (in_pitfall && marker(line, '|'))
-            continue;
         if ((m = marker(line, '>')) && names(m, "exercise", NULL)) {
-            if (state != OUTSIDE)
-                die("%s:%zu: an exercise opened inside another", path, i + 1);
-            state = SOLUTION;
+            if (exercise != OUTSIDE || pitfall != NO_PITFALL)
+                die("%s:%zu: an exercise opened inside another exercise or a pitfall", path, i + 1);
+            exercise = SOLUTION;
+            exercise_line = i + 1;
+            earlier_exercise = chapter[0] != '\0' && !names(m, "exercise", chapter);
             continue;
         }
         if ((m = marker(line, '<')) && names(m, "exercise", NULL)) {
-            if (state == OUTSIDE)
+            if (exercise == OUTSIDE)
                 die("%s:%zu: an exercise closed but never opened", path, i + 1);
-            state = OUTSIDE;
+            if (pitfall != NO_PITFALL)
+                die("%s:%zu: the exercise ends inside pitfall '%s' (opened at line %zu)", path,
+                    i + 1, pitfall_name, pitfall_line);
+            exercise = OUTSIDE;
             continue;
         }
-        if ((m = marker(line, '|'))) {
-            if (state == OUTSIDE)
-                die("%s:%zu: a starter line outside an exercise", path, i + 1);
-            if (state == SOLUTION) {
-                state = STARTER; /* the "//| starter" line itself */
-                continue;
+        if ((m = marker(line, '>')) && names(m, "pitfall", NULL)) {
+            if (pitfall != NO_PITFALL)
+                die("%s:%zu: a pitfall opened inside pitfall '%s'", path, i + 1, pitfall_name);
+            if (exercise == STARTER)
+                die("%s:%zu: a pitfall inside an exercise's starter lines (it belongs in the "
+                    "solution part, above `//| starter`)", path, i + 1);
+            marker_argument(m, "pitfall", pitfall_name, sizeof pitfall_name);
+            if (pitfall_name[0] == '\0')
+                die("%s:%zu: a pitfall needs a name: //> pitfall NAME", path, i + 1);
+            pitfall = RIGHT;
+            pitfall_line = i + 1;
+            bool known = false;
+            for (size_t k = 0; found_names != NULL && k < found_names->count && !known; k++)
+                known = strcmp(found_names->at[k], pitfall_name) == 0;
+            if (found_names != NULL && !known) {
+                found_names->at = realloc(found_names->at,
+                                          (found_names->count + 1) * sizeof *found_names->at);
+                if (found_names->at == NULL)
+                    die("out of memory");
+                found_names->at[found_names->count++] = strdup(pitfall_name);
             }
-            /* Keep the indentation in front of the marker, drop "//| ". */
-            int indent = (int)(strstr(line, "//|") - line);
-            if (*m == ' ')
-                m++;
-            if (*m == '\0')
-                printf("\n");
-            else
-                printf("%.*s%s\n", indent, line, m);
+            continue;
+        }
+        if ((m = marker(line, '<')) && names(m, "pitfall", NULL)) {
+            char closing[256];
+            marker_argument(m, "pitfall", closing, sizeof closing);
+            if (pitfall == NO_PITFALL)
+                die("%s:%zu: pitfall '%s' closed but never opened", path, i + 1, closing);
+            if (strcmp(closing, pitfall_name) != 0)
+                die("%s:%zu: `//< pitfall %s` closes pitfall '%s' (opened at line %zu)", path,
+                    i + 1, closing, pitfall_name, pitfall_line);
+            if (pitfall == RIGHT)
+                die("%s:%zu: pitfall '%s' has no `//| mistake` line: what is planted instead?",
+                    path, i + 1, pitfall_name);
+            pitfall = NO_PITFALL;
+            continue;
+        }
+        bool planting = kind == COPY_PLANTED && strcmp(pitfall_name, target) == 0;
+        /* Code of the finished version: outside exercises, or in an
+         * exercise's solution part when this copy keeps solutions. */
+        bool keeps_solution = kind != COPY_STARTER || earlier_exercise;
+        bool finished_code = exercise == OUTSIDE || (exercise == SOLUTION && keeps_solution);
+        if ((m = marker(line, '|'))) {
+            if (pitfall == RIGHT) {
+                if (!is_separator(m, "mistake"))
+                    die("%s:%zu: in pitfall '%s', a `//|` line before `//| mistake`", path, i + 1,
+                        pitfall_name);
+                pitfall = MISTAKE;
+            } else if (pitfall == MISTAKE) {
+                if (planting && finished_code && out)
+                    print_unmarked(out, line, m);
+            } else if (exercise == SOLUTION) {
+                if (!is_separator(m, "starter"))
+                    die("%s:%zu: the first `//|` line of an exercise must be `//| starter`", path,
+                        i + 1);
+                exercise = STARTER;
+            } else if (exercise == STARTER) {
+                if (!keeps_solution && out)
+                    print_unmarked(out, line, m);
+            } else {
+                die("%s:%zu: a `//|` line outside an exercise or a pitfall", path, i + 1);
+            }
             continue;
         }
         if (is_any_marker(line))
-            continue; /* snippet markers: not for the learner's copy */
-        if (state == OUTSIDE)
-            printf("%s\n", line);
+            continue; /* snippet markers: for the docs only */
+        if (pitfall == MISTAKE)
+            die("%s:%zu: in pitfall '%s', every line after `//| mistake` must start with `//| `",
+                path, i + 1, pitfall_name);
+        if (pitfall == RIGHT && planting)
+            continue; /* the right code, replaced by the mistake */
+        if (exercise == STARTER)
+            continue; /* a starter part holds only `//| ` lines; other lines are dropped */
+        if (finished_code && out)
+            fprintf(out, "%s\n", line);
     }
-    if (state != OUTSIDE)
-        die("%s: an exercise is never closed", path);
+    if (pitfall != NO_PITFALL)
+        die("%s:%zu: pitfall '%s' is never closed", path, pitfall_line, pitfall_name);
+    if (exercise != OUTSIDE)
+        die("%s:%zu: an exercise is never closed", path, exercise_line);
     free_lines(&l);
+}
+
+static int cmd_copy(const char *path, enum copy_kind kind, const char *target)
+{
+    resolve_markers(path, kind, target, stdout, NULL);
+    return fflush(stdout) == 0 ? 0 : 2;
+}
+
+/* `snip pitfalls FILE...`: "FILE NAME" for each pitfall of each file, once;
+ * checks every file's markers on the way. */
+static int cmd_pitfalls(int nfiles, char **files)
+{
+    for (int f = 0; f < nfiles; f++) {
+        struct lines found = { NULL, 0 };
+        resolve_markers(files[f], COPY_SOLUTION, "", NULL, &found);
+        for (size_t k = 0; k < found.count; k++)
+            printf("%s %s\n", files[f], found.at[k]);
+        free_lines(&found);
+    }
     return 0;
 }
 
@@ -727,8 +901,51 @@ static bool is_code_language(const char *info)
 }
 
 struct doc_counts {
-    int snippets, outputs, commands, links, illustrative, problems;
+    int snippets, outputs, commands, links, illustrative, folded, problems;
 };
+
+/* Which docs must fold their exercises' finished code (see the top comment). */
+enum folded_rule { FOLDED_OFF, FOLDED_CONVERTED, FOLDED_ALL };
+static enum folded_rule folded_rule = FOLDED_OFF;
+
+static const char SOLUTION_SUMMARY[] = "<summary>Show the solution</summary>";
+
+/* Trimmed line equal to `text`? */
+static bool line_is(const char *line, const char *text)
+{
+    line += strspn(line, " \t");
+    size_t n = strlen(text);
+    return strncmp(line, text, n) == 0 && line[n + strspn(line + n, " \t")] == '\0';
+}
+
+/*
+ * Does the region at lines [begin, end] of PATH overlap an exercise region?
+ * If so, *exercise holds the first such exercise's marker lines.
+ */
+static bool overlaps_exercise(const char *path, struct region_place region,
+                              struct region_place *exercise)
+{
+    struct lines l;
+    if (!try_read_lines(path, &l))
+        return false;
+    bool found = false;
+    size_t open = 0;
+    for (size_t i = 0; i < l.count && !found; i++) {
+        const char *m;
+        if ((m = marker(l.at[i], '>')) && names(m, "exercise", NULL))
+            open = i + 1;
+        else if ((m = marker(l.at[i], '<')) && names(m, "exercise", NULL) && open != 0) {
+            if (open <= region.end && i + 1 >= region.begin) {
+                exercise->begin = open;
+                exercise->end = i + 1;
+                found = true;
+            }
+            open = 0;
+        }
+    }
+    free_lines(&l);
+    return found;
+}
 
 /* Checks the `$ ` lines of the block l[open+1 .. close). */
 static void check_block_commands(const char *doc, const struct lines *l, size_t open,
@@ -927,7 +1144,14 @@ static int check_or_sync_doc(const char *doc, bool sync)
         if (out == NULL)
             die("cannot write %s", tmp_path);
     }
-    struct doc_counts c = { 0, 0, 0, 0, 0, 0 };
+    struct doc_counts c = { 0, 0, 0, 0, 0, 0, 0 };
+    /* Whether this doc is held to the folded-solutions rule, and whether the
+     * line being read sits inside a <details> block with the solution's
+     * summary. */
+    bool folds = folded_rule == FOLDED_ALL;
+    for (size_t i = 0; i < l.count && folded_rule == FOLDED_CONVERTED && !folds; i++)
+        folds = strncmp(l.at[i], "    ", 4) != 0 && strstr(l.at[i], SOLUTION_SUMMARY) != NULL;
+    bool in_details = false, solution_details = false;
     /* The last "$ " line of the latest ```sh block, and where that block
      * closed: an output comment right below it must run that command. */
     const char *shown = NULL;
@@ -945,7 +1169,34 @@ static int check_or_sync_doc(const char *doc, bool sync)
         bool tag_ok;
         bool next_is_fence = i + 1 < l.count && strncmp(l.at[i + 1], "```", 3) == 0;
 
+        if (line_is(line, "<details>")) {
+            in_details = true;
+            solution_details = false;
+        } else if (line_is(line, "</details>")) {
+            in_details = false;
+        } else if (in_details && strstr(line, SOLUTION_SUMMARY) != NULL) {
+            solution_details = true;
+        }
+
         if (parse_snippet_comment(line, path, sizeof path, name, sizeof name, &mode, &tag_ok)) {
+            struct lines region;
+            struct region_place place = { 0, 0 }, exercise = { 0, 0 };
+            if (find_region_at(path, name, &region, &place) &&
+                overlaps_exercise(path, place, &exercise)) {
+                if (in_details && solution_details) {
+                    c.folded++;
+                } else if (folds) {
+                    fprintf(stderr,
+                            "%s:%zu: shows the finished code of an exercise outside a folded "
+                            "solution (%s#%s, lines %zu-%zu, overlaps the exercise at lines "
+                            "%zu-%zu): put it in <details> %s ... </details>, after the "
+                            "\"check your work\" step\n",
+                            doc, i + 1, path, name, place.begin, place.end, exercise.begin,
+                            exercise.end, SOLUTION_SUMMARY);
+                    c.problems++;
+                }
+            }
+            free_lines(&region);
             if (!tag_ok) {
                 fprintf(stderr, "%s:%zu: unknown snippet tag (known: partial, wrong-on-purpose)\n",
                         doc, i + 1);
@@ -1027,9 +1278,10 @@ static int check_or_sync_doc(const char *doc, bool sync)
     }
     free_lines(&l);
     if (!sync)
-        printf("%s: %d snippet(s), %d output block(s), %d command(s), %d link(s), "
-               "%d illustrative block(s); %d problem(s)\n",
-               doc, c.snippets, c.outputs, c.commands, c.links, c.illustrative, c.problems);
+        printf("%s: %d snippet(s) (%d folded solution(s)), %d output block(s), %d command(s), "
+               "%d link(s), %d illustrative block(s); %d problem(s)\n",
+               doc, c.snippets, c.folded, c.outputs, c.commands, c.links, c.illustrative,
+               c.problems);
     return sync ? 0 : c.problems;
 }
 
@@ -1144,20 +1396,40 @@ static int cmd_check_api(const char *doc, int nheaders, char **headers)
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "starter") == 0)
-        return cmd_starter(argv[2]);
+        return cmd_copy(argv[2], COPY_STARTER, "");
+    if (argc == 3 && strcmp(argv[1], "solution") == 0)
+        return cmd_copy(argv[2], COPY_SOLUTION, "");
+    if (argc == 4 && strcmp(argv[1], "plant") == 0)
+        return cmd_copy(argv[2], COPY_PLANTED, argv[3]);
+    if (argc >= 3 && strcmp(argv[1], "pitfalls") == 0)
+        return cmd_pitfalls(argc - 2, argv + 2);
     if (argc == 4 && strcmp(argv[1], "region") == 0)
         return cmd_region(argv[2], argv[3]);
     if (argc >= 4 && strcmp(argv[1], "check-api") == 0)
         return cmd_check_api(argv[2], argc - 3, argv + 3);
     if (argc >= 2 && (strcmp(argv[1], "check-docs") == 0 || strcmp(argv[1], "sync-docs") == 0)) {
         bool sync = argv[1][0] == 's';
-        int bad = 0;
-        for (int i = 2; i < argc; i++)
+        int bad = 0, first = 2;
+        const char *opt = "--folded-solutions=";
+        if (argc > 2 && strncmp(argv[2], opt, strlen(opt)) == 0) {
+            const char *v = argv[2] + strlen(opt);
+            if (strcmp(v, "all") == 0)
+                folded_rule = FOLDED_ALL;
+            else if (strcmp(v, "converted") == 0)
+                folded_rule = FOLDED_CONVERTED;
+            else if (strcmp(v, "off") == 0)
+                folded_rule = FOLDED_OFF;
+            else
+                die("--folded-solutions takes off, converted or all (got '%s')", v);
+            first = 3;
+        }
+        for (int i = first; i < argc; i++)
             bad += check_or_sync_doc(argv[i], sync);
         return bad == 0 ? 0 : 1;
     }
     fprintf(stderr,
-            "usage: snip starter FILE | snip region FILE NAME |\n"
+            "usage: snip starter FILE | snip solution FILE | snip plant FILE NAME |\n"
+            "       snip pitfalls FILE... | snip region FILE NAME |\n"
             "       snip check-docs DOC... | snip sync-docs DOC... |\n"
             "       snip check-api DOC HEADER...\n");
     return 2;

@@ -33,11 +33,23 @@ struct redis_result locked_client_get(struct locked_client *lc,
                                       const void *key, size_t key_len)
 {
     //> exercise 02
+    //> pitfall unlock-before-reply
     pthread_mutex_lock(&lc->lock);
     /* Sends GET and waits for its reply, all with the lock held: no other
      * thread can send in between, nor read the reply that is ours. */
     struct redis_result result = redis_client_get(lc->client, key, key_len);
     pthread_mutex_unlock(&lc->lock);
+    //| mistake
+    //| /* The request is queued with the lock held, but the lock is let go
+    //|  * before the reply is read (and read_reply sends it, unlocked). */
+    //| const char *const argv[] = { "GET", (const char *)key };
+    //| const size_t argv_len[] = { 3, key_len };
+    //| pthread_mutex_lock(&lc->lock);
+    //| int queued = redis_client_append(lc->client, 2, argv, argv_len);
+    //| pthread_mutex_unlock(&lc->lock);
+    //| struct redis_result result = queued == 0 ? redis_client_read_reply(lc->client)
+    //|     : redis_result_error(REDIS_RESULT_IO_ERROR, "GET could not be queued");
+    //< pitfall unlock-before-reply
     return result;
     //| starter
     //| // TODO(02): take lc->lock, call redis_client_get(lc->client, key, key_len),
@@ -63,7 +75,13 @@ struct redis_result locked_client_set(struct locked_client *lc,
     //> exercise 02
     pthread_mutex_lock(&lc->lock);
     struct redis_result result = redis_client_set(lc->client, key, key_len, value, value_len);
+    //> pitfall unlock-on-error
     pthread_mutex_unlock(&lc->lock);
+    //| mistake
+    //| if (redis_result_is_error(&result))
+    //|     return result; /* an early return that keeps the lock */
+    //| pthread_mutex_unlock(&lc->lock);
+    //< pitfall unlock-on-error
     return result;
     //| starter
     //| // TODO(02): the same as locked_client_get, with

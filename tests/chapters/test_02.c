@@ -4,7 +4,8 @@
  * Links the chapter's locked_client.c (the learner's, the solution's or the
  * generated starter's, whichever `make` builds) and checks:
  *   - many threads through one locked client each get their own replies;
- *   - the wrapper's results come through unchanged (nil, Redis errors);
+ *   - the wrapper's results come through unchanged (nil, Redis errors), and
+ *     the lock is free again after every call, errors included;
  *   - the lock is held for the whole round trip, so only one request is on
  *     its way at a time (seen with a paused private server);
  *   - the chapter's program runs clean.
@@ -114,7 +115,7 @@ static void assert_lock_released(struct locked_client *lc, const char *function)
 {
     ck_assert_msg(lock_is_free(lc),
                   "expected %s to release lc->lock before it returns; it was still taken, so "
-                  "the next call would wait forever" CHAPTER_HINT("The fix"),
+                  "the next call would wait forever" CHAPTER_HINT("Why the whole round trip"),
                   function, chapter_doc());
 }
 
@@ -333,6 +334,33 @@ START_TEST(a_redis_error_reply_comes_back_as_an_error)
 }
 END_TEST
 
+/* An error is a way out of the function too.  A SET to a server that was
+ * killed comes back as an I/O error, and the lock must be free after it:
+ * an early `return` on errors that skips the unlock is caught here. */
+START_TEST(a_failed_set_still_releases_the_lock)
+{
+    struct redis_harness server;
+    char err[512];
+    ck_assert_msg(redis_harness_start(&server, err, sizeof err) == 0, "%s", err);
+    struct locked_client lc;
+    open_locked(&lc, server.url);
+    set_through(&lc, "test_02:before-the-kill", "fine");
+
+    redis_harness_kill(&server);
+    static const char key[] = "test_02:after-the-kill";
+    struct redis_result r = locked_client_set(&lc, key, sizeof key - 1, "lost", 4);
+    char got[300];
+    ck_assert_msg(redis_result_is_error(&r),
+                  "expected locked_client_set on a server that was killed to return an error "
+                  "(what redis_client_set returns), got %s" CHAPTER_HINT("The fix"),
+                  describe(&r, got, sizeof got), chapter_doc());
+    redis_result_free(&r);
+    assert_lock_released(&lc, "locked_client_set");
+    locked_client_destroy(&lc);
+    redis_harness_stop(&server);
+}
+END_TEST
+
 /* ---- One request in flight ----------------------------------------------------- */
 
 /*
@@ -533,6 +561,7 @@ static Suite *chapter_02_suite(void)
     tcase_set_timeout(tc, 180);
     tcase_add_test(tc, get_of_a_missing_key_is_nil);
     tcase_add_test(tc, a_redis_error_reply_comes_back_as_an_error);
+    tcase_add_test(tc, a_failed_set_still_releases_the_lock);
     tcase_add_test(tc, thirty_two_threads_each_get_their_own_values_back);
     tcase_add_test(tc, one_request_in_flight_at_a_time);
     tcase_add_test(tc, the_program_runs_clean);
