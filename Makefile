@@ -477,6 +477,10 @@ PKG_LIBS_UV = $(shell pkg-config --libs libuv 2>/dev/null)
 $(foreach kind,chapters solutions starters,$(BUILD)/$(kind)/$(CH11)/%.o): PKG_CFLAGS += $(PKG_CFLAGS_UV)
 $(foreach kind,chapters solutions starters,$(BUILD)/$(kind)/$(CH11)/$(CH11) $(BUILD)/$(kind)/$(CH11)/test_chapter): \
 	PKG_LIBS_REDIS += $(PKG_LIBS_UV)
+# The planted copies of its pitfalls (make test-pitfalls) likewise.
+CH11_PLANTED := $(patsubst %,$(BUILD)/planted/%/$(CH11),$(filter 11-%,$(PITFALLS)))
+$(CH11_PLANTED:%=%/%.o): PKG_CFLAGS += $(PKG_CFLAGS_UV)
+$(foreach p,$(CH11_PLANTED),$(p)/$(CH11) $(p)/test_chapter): PKG_LIBS_REDIS += $(PKG_LIBS_UV)
 
 # ---- bench/: benchmarks ------------------------------------------------------
 # Always the plain -O2 build: sanitizers would measure themselves.
