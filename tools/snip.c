@@ -15,6 +15,10 @@
  *         //| return redis_result_not_implemented("locked_client_get");
  *         //< exercise 02
  *
+ *     A planted mistake never reaches it: a pitfall region (CONTRIBUTING.md,
+ *     "What every chapter has") keeps its right lines and drops the lines
+ *     after its `//| mistake`, in starters as in doc blocks.
+ *
  *   - The code blocks of docs/: a block preceded by
  *         <!-- snippet: solutions/02-mutex/locked_client.c#round_trip -->
  *     must equal the region between `//> snippet round_trip` and
@@ -187,9 +191,34 @@ static int cmd_starter(const char *path)
 {
     struct lines l = read_lines(path);
     enum { OUTSIDE, SOLUTION, STARTER } state = OUTSIDE;
+    /* A pitfall region keeps its right lines (as any other code) and drops
+     * its planted mistake, the `//| ` lines after `//| mistake`. */
+    enum { NO_PITFALL, PITFALL_RIGHT, PITFALL_MISTAKE } pitfall = NO_PITFALL;
     for (size_t i = 0; i < l.count; i++) {
         const char *line = l.at[i];
         const char *m;
+        if ((m = marker(line, '>')) && names(m, "pitfall", NULL)) {
+            if (pitfall != NO_PITFALL)
+                die("%s:%zu: a pitfall opened inside another", path, i + 1);
+            pitfall = PITFALL_RIGHT;
+            continue;
+        }
+        if ((m = marker(line, '<')) && names(m, "pitfall", NULL)) {
+            if (pitfall == NO_PITFALL)
+                die("%s:%zu: a pitfall closed but never opened", path, i + 1);
+            pitfall = NO_PITFALL;
+            continue;
+        }
+        if (pitfall != NO_PITFALL && (m = marker(line, '|'))) {
+            while (*m == ' ')
+                m++;
+            if (pitfall == PITFALL_RIGHT && strcmp(m, "mistake") != 0)
+                die("%s:%zu: a pitfall's planted lines must follow `//| mistake`", path, i + 1);
+            pitfall = PITFALL_MISTAKE;
+            continue;
+        }
+        if (pitfall == PITFALL_MISTAKE)
+            die("%s:%zu: a pitfall's mistake has a line without `//| `", path, i + 1);
         if ((m = marker(line, '>')) && names(m, "exercise", NULL)) {
             if (state != OUTSIDE)
                 die("%s:%zu: an exercise opened inside another", path, i + 1);
@@ -226,6 +255,8 @@ static int cmd_starter(const char *path)
     }
     if (state != OUTSIDE)
         die("%s: an exercise is never closed", path);
+    if (pitfall != NO_PITFALL)
+        die("%s: a pitfall is never closed", path);
     free_lines(&l);
     return 0;
 }

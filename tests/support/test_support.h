@@ -4,6 +4,7 @@
 #ifndef TEST_SUPPORT_H
 #define TEST_SUPPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <check.h>
@@ -26,6 +27,15 @@ void test_sleep_ms(unsigned ms);
  * threads one at a time, 20-50 times slower; the loops stay as they are in
  * every other run. */
 long test_stress_divisor(void);
+
+/* Runs LeakSanitizer's check now, in a build that has it (SAN=address):
+ * true if memory has leaked so far in this process - the report, with
+ * where each leaked block was allocated, is already on stderr.  Other
+ * builds cannot tell, and always say false (valgrind reports leaks on its
+ * own).  A test calls it once its scenario is over and everything it
+ * made is freed, so that a leak fails the test with a message naming the
+ * section that says who frees what. */
+bool test_leaks_found(void);
 
 /* A chapter test binary's whole main(): makes Ctrl-C stop any private
  * server a test started and a write to a dead connection an error result
