@@ -76,13 +76,13 @@ struct redis_result locked_client_set(struct locked_client *lc,
 {
     //> exercise 02
     pthread_mutex_lock(&lc->lock);
-    //> pitfall unlock-on-error-path
+    //> pitfall unlock-on-error
     struct redis_result result = redis_client_set(lc->client, key, key_len, value, value_len);
     //| mistake
     //| struct redis_result result = redis_client_set(lc->client, key, key_len, value, value_len);
     //| if (redis_result_is_error(&result))
     //|     return result; /* an early return that leaves the lock taken */
-    //< pitfall unlock-on-error-path
+    //< pitfall unlock-on-error
     pthread_mutex_unlock(&lc->lock);
     return result;
     //| starter

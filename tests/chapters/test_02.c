@@ -107,7 +107,7 @@ static void assert_lock_released(struct locked_client *lc, const char *function)
     ck_assert_msg(lock_is_free(lc),
                   "expected %s to release lc->lock before it returns, on every path out (an "
                   "early return too); it was still taken, so the next call would wait forever"
-                  CHAPTER_HINT("The fix"),
+                  CHAPTER_HINT("Why the whole round trip"),
                   function, chapter_doc());
 }
 

@@ -103,6 +103,29 @@ static bool still_blocked_after_50ms(struct op *op)
     return !op_done(op);
 }
 
+/* Starts `op` and checks that it waits, as it must: what it waits for has
+ * not happened. */
+static void start_waiting_op(struct op *op, enum op_kind kind, struct mpsc_sender *tx,
+                             struct mpsc_receiver *rx, int value)
+{
+    static const char *const call[] = {
+        [OP_SEND] = "mpsc_send on a full channel",
+        [OP_RECV] = "mpsc_recv on an empty, open channel",
+        [OP_WAIT_CLOSED] = "mpsc_sender_wait_closed_timeout on an open channel",
+        [OP_RESERVE_MANY] = "mpsc_reserve_many of more slots than are free",
+    };
+    static const char *const section[] = {
+        [OP_SEND] = "Waiting for room",
+        [OP_RECV] = "Waiting for an element",
+        [OP_WAIT_CLOSED] = "Close must wake everyone",
+        [OP_RESERVE_MANY] = "Waiting for room",
+    };
+    start_op(op, kind, tx, rx, value);
+    ck_assert_msg(still_blocked_after_50ms(op), "expected %s to wait, it returned %s"
+                  CHAPTER_HINT("%s"),
+                  call[kind], chan_status_name(op->status), section[kind], chapter_doc());
+}
+
 /* Waits up to WAKE_BOUND_MS for all `n` ops to return; how many did. */
 static int wait_for_ops(struct op *ops, int n)
 {
@@ -164,11 +187,7 @@ START_TEST(send_on_a_full_channel_waits_until_the_receiver_makes_room)
     ck_assert_int_eq(mpsc_channel(1, sizeof(int), NULL, &tx, &rx), 0);
     expect_send_ok(tx, 1);
     struct op sender;
-    start_op(&sender, OP_SEND, tx, NULL, 2);
-    ck_assert_msg(still_blocked_after_50ms(&sender),
-                  "expected mpsc_send on a full channel to wait, it returned %s"
-                  CHAPTER_HINT("Waiting for room"),
-                  chan_status_name(sender.status), chapter_doc());
+    start_waiting_op(&sender, OP_SEND, tx, NULL, 2);
     expect_recv_ok(rx);
     ck_assert_msg(wait_for_ops(&sender, 1) == 1,
                   "expected the waiting sender to wake once mpsc_recv freed a slot, it was "
@@ -191,11 +210,7 @@ START_TEST(recv_on_an_empty_channel_waits_until_a_send)
     struct mpsc_receiver *rx;
     ck_assert_int_eq(mpsc_channel(2, sizeof(int), NULL, &tx, &rx), 0);
     struct op receiver;
-    start_op(&receiver, OP_RECV, NULL, rx, 0);
-    ck_assert_msg(still_blocked_after_50ms(&receiver),
-                  "expected mpsc_recv on an empty, open channel to wait, it returned %s"
-                  CHAPTER_HINT("Waiting for an element"),
-                  chan_status_name(receiver.status), chapter_doc());
+    start_waiting_op(&receiver, OP_RECV, NULL, rx, 0);
     expect_send_ok(tx, 42);
     ck_assert_msg(wait_for_ops(&receiver, 1) == 1,
                   "expected the waiting receiver to wake when an element was sent, it was "
@@ -218,11 +233,7 @@ START_TEST(dropping_the_last_sender_wakes_the_waiting_receiver_with_closed)
     ck_assert_int_eq(mpsc_channel(2, sizeof(int), NULL, &tx, &rx), 0);
     struct mpsc_sender *second = mpsc_sender_clone(tx);
     struct op receiver;
-    start_op(&receiver, OP_RECV, NULL, rx, 0);
-    ck_assert_msg(still_blocked_after_50ms(&receiver),
-                  "expected mpsc_recv on an empty, open channel to wait, it returned %s"
-                  CHAPTER_HINT("Waiting for an element"),
-                  chan_status_name(receiver.status), chapter_doc());
+    start_waiting_op(&receiver, OP_RECV, NULL, rx, 0);
     mpsc_sender_drop(tx);
     ck_assert_msg(still_blocked_after_50ms(&receiver),
                   "expected the receiver to keep waiting while one sender is left, it "
@@ -264,11 +275,7 @@ START_TEST(closing_wakes_every_sender_blocked_on_a_full_channel)
     expect_send_ok(tx, 0);
     struct op senders[SENDERS];
     for (int i = 0; i < SENDERS; i++) {
-        start_op(&senders[i], OP_SEND, tx, NULL, i + 1);
-        ck_assert_msg(still_blocked_after_50ms(&senders[i]),
-                      "expected mpsc_send on a full channel to wait, it returned %s"
-                      CHAPTER_HINT("Waiting for room"),
-                      chan_status_name(senders[i].status), chapter_doc());
+        start_waiting_op(&senders[i], OP_SEND, tx, NULL, i + 1);
     }
     mpsc_receiver_close(rx);
     int woke = wait_for_ops(senders, SENDERS);
@@ -301,16 +308,8 @@ START_TEST(a_freed_slot_reaches_the_sender_even_when_another_thread_waits_too)
     ck_assert_int_eq(mpsc_channel(1, sizeof(int), NULL, &tx, &rx), 0);
     expect_send_ok(tx, 0);
     struct op watcher, sender;
-    start_op(&watcher, OP_WAIT_CLOSED, tx, NULL, 0);
-    ck_assert_msg(still_blocked_after_50ms(&watcher),
-                  "expected mpsc_sender_wait_closed_timeout on an open channel to wait, it "
-                  "returned %s" CHAPTER_HINT("Close must wake everyone"),
-                  chan_status_name(watcher.status), chapter_doc());
-    start_op(&sender, OP_SEND, tx, NULL, 1);
-    ck_assert_msg(still_blocked_after_50ms(&sender),
-                  "expected mpsc_send on a full channel to wait, it returned %s"
-                  CHAPTER_HINT("Waiting for room"),
-                  chan_status_name(sender.status), chapter_doc());
+    start_waiting_op(&watcher, OP_WAIT_CLOSED, tx, NULL, 0);
+    start_waiting_op(&sender, OP_SEND, tx, NULL, 1);
     expect_recv_ok(rx);
     ck_assert_msg(wait_for_ops(&sender, 1) == 1,
                   "expected the blocked sender to wake when a slot was freed while another "
@@ -427,17 +426,9 @@ START_TEST(a_freed_slot_reaches_the_sender_even_when_a_reserve_many_waits_too)
     expect_send_ok(tx, 1);
     struct op reservers[RESERVERS], sender;
     for (int i = 0; i < RESERVERS; i++) {
-        start_op(&reservers[i], OP_RESERVE_MANY, tx, NULL, 2);
-        ck_assert_msg(still_blocked_after_50ms(&reservers[i]),
-                      "expected mpsc_reserve_many of 2 slots on a full channel to wait, it "
-                      "returned %s" CHAPTER_HINT("Waiting for room"),
-                      chan_status_name(reservers[i].status), chapter_doc());
+        start_waiting_op(&reservers[i], OP_RESERVE_MANY, tx, NULL, 2);
     }
-    start_op(&sender, OP_SEND, tx, NULL, 2);
-    ck_assert_msg(still_blocked_after_50ms(&sender),
-                  "expected mpsc_send on a full channel to wait, it returned %s"
-                  CHAPTER_HINT("Waiting for room"),
-                  chan_status_name(sender.status), chapter_doc());
+    start_waiting_op(&sender, OP_SEND, tx, NULL, 2);
     expect_recv_ok(rx);
     bool sent = wait_for_ops(&sender, 1) == 1;
     /* One slot was freed and taken again: none of the reserve_many calls
