@@ -868,13 +868,14 @@ START_TEST(every_command_of_a_broken_batch_is_answered)
                   redis_result_kind_name(first_r.kind), first_r.data != NULL ? first_r.data : "",
                   chapter_doc());
     ck_assert_msg(set_r.kind == REDIS_RESULT_IO_ERROR && !is_timeout(&set_r),
-                  "expected the SET that Redis held when it was killed to be answered with an "
-                  "I/O error, got %s %s" CHAPTER_HINT("When a connection breaks"),
+                  "expected the SET that Redis was still keeping back (CLIENT PAUSE ... WRITE) "
+                  "when it was killed to be answered with an I/O error, got %s %s"
+                  CHAPTER_HINT("When a connection breaks"),
                   redis_result_kind_name(set_r.kind), set_r.data != NULL ? set_r.data : "",
                   chapter_doc());
     for (int i = 0; i < GETS; i++) {
         ck_assert_msg(gets_r[i].kind == REDIS_RESULT_IO_ERROR && !is_timeout(&gets_r[i]),
-                      "expected GET %d of 5, behind the held SET in the same batch, to be "
+                      "expected GET %d of 5, behind that SET in the same batch, to be "
                       "answered with an I/O error once the connection broke, got %s %s.  Its "
                       "reply will never come: every command of the batch still owed a reply "
                       "must be answered (answer_lost)"
