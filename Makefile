@@ -737,7 +737,7 @@ watch: ## Re-run a chapter's tests whenever you save (make watch CH=02)
 # CK_FORK=no keeps each test in the process valgrind watches.
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full \
 	--show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
-	--track-origins=yes --child-silent-after-fork=yes
+	--track-origins=yes --child-silent-after-fork=yes --suppressions=tests/valgrind.supp
 
 .PHONY: valgrind
 valgrind: ## Run common/'s and the solutions' tests under valgrind (plain build)

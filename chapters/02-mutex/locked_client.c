@@ -36,7 +36,9 @@ struct redis_result locked_client_get(struct locked_client *lc,
     // call: redis_client_get sends the request and then waits for the reply,
     // and if another thread used the connection in between it could send its
     // own request first or read the reply that is ours (docs/02-mutex.md,
-    // "Why the whole round trip").
+    // "Why the whole round trip").  Release it on every way out, an error
+    // result too: a return that skips the unlock leaves every later call
+    // waiting for ever.
     (void)lc;
     (void)key;
     (void)key_len;

@@ -23,7 +23,10 @@ struct client_pending client_send(struct mpsc_sender *tx, struct command *cmd)
     // TODO(04): make a oneshot for one struct redis_result (drop function:
     // command_reply_drop), put its sender in cmd->reply, and mpsc_send the
     // command.  If the send fails, free the command (it is still yours)
-    // and the receiver, and return an error; else return the receiver.
+    // and the receiver, and return an error.  If it succeeds, the channel
+    // holds a copy that the manager will free: empty *cmd
+    // (*cmd = (struct command){ .kind = COMMAND_GET }), so that the caller's
+    // stale copy cannot free the same memory again, and return the receiver.
     (void)tx;
     (void)not_sent;
     command_free(cmd);

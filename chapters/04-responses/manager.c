@@ -49,8 +49,10 @@ static void log_result(const struct manager *m, const struct command *cmd,
 static void answer(struct command *cmd, struct redis_result result)
 {
     // TODO(04): send `result` through cmd->reply (oneshot_send; then set
-    // cmd->reply to NULL: the send used it up).  If the send fails, or
-    // cmd->reply is NULL (nobody waits), free the result instead.
+    // cmd->reply to NULL: the send used the sender up, whatever it
+    // returned, and command_free below would drop it a second time).  If
+    // the send fails (the caller left), or cmd->reply is NULL (nobody
+    // waits), free the result instead: it is still yours.
     // For now the result is thrown away, and command_free below drops the
     // reply sender, so the requester at least hears "no answer".
     redis_result_free(&result);

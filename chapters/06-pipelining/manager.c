@@ -138,10 +138,16 @@ static bool run_batch(struct manager *m, struct command *batch, size_t n)
     // TODO(06): pipeline the batch.
     //  1. Skip (command_free, m->skipped++) each GET whose caller has left:
     //     nobody_waits_for(&batch[i]).  Keep the others, in order.
-    //  2. append_command each one: queued, nothing written yet.
+    //  2. append_command each one: queued, nothing written yet.  If one
+    //     cannot be queued (append_command returns -1: out of memory, and
+    //     the connection is unusable from then on), stop appending and say
+    //     so with record_failure(m, "cannot queue a command ..."): then no
+    //     reply is read, step 4 gives every caller of the batch that error,
+    //     and the manager stops, as after a lost connection.
     //  3. Read one reply per queued command with redis_client_read_reply
     //     (the first read writes the whole batch) and hand each to
-    //     answer_reply, in the same order.  Stop reading once
+    //     answer_reply, in the same order.  An error reply (WRONGTYPE) is
+    //     one caller's answer: keep reading.  Stop only once
     //     m->connection_lost is set: no more replies will come.
     //  4. Answer every command left over with answer_with_failure.
     // Return !m->connection_lost.  For now every command is answered with

@@ -235,15 +235,22 @@ static bool refuse_for(struct manager *m, unsigned ms)
 static bool reconnect(struct manager *m)
 {
     // TODO(07): reconnect with a bounded exponential back-off:
-    //   - try connect_once(m, why, sizeof why) at once; on success count
-    //     it (atomic_fetch_add(&m->reconnects, 1)), log
-    //     "reconnected after N attempts" and return true;
-    //   - on failure keep the reason in m->failure, log the attempt, and
-    //     wait with refuse_for(m, delay_ms): it answers every command
-    //     that arrives with an error, and returns false when the pool was
-    //     closed - then return false;
-    //   - double the delay, from MANAGER_BACKOFF_FIRST_MS up to at most
-    //     MANAGER_BACKOFF_MAX_MS, and try again.
+    //   - the first attempt comes at once, with no wait before it:
+    //     connect_once(m, why, sizeof why).  On success count it
+    //     (atomic_fetch_add(&m->reconnects, 1)), log it and return true;
+    //   - on failure keep the reason in m->failure (the commands refused
+    //     meanwhile quote it), log the attempt, and wait with
+    //     refuse_for(m, delay_ms): it answers every command that arrives
+    //     with an error, and returns false when the pool was closed -
+    //     then return false;
+    //   - double the delay, from MANAGER_BACKOFF_FIRST_MS (10 ms) up to
+    //     at most MANAGER_BACKOFF_MAX_MS (1 s): 10, 20, 40, ... 640, 1000,
+    //     1000 ms; and try again.
+    // The tests read the log, and measure the waits between attempts.
+    // Log exactly these lines (N the attempt, counting from 1):
+    //   log_event(m, "reconnect attempt %u failed (%s); next in %u ms",
+    //             N, why, delay_ms);
+    //   log_event(m, "reconnected after %u attempt%s", N, N == 1 ? "" : "s");
     // For now the manager stays disconnected and refuses every command.
     log_event(m, "not implemented yet: reconnecting (TODO(07) in "
                  "chapters/07-connection-pool/manager.c); refusing every command");

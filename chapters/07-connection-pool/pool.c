@@ -43,8 +43,12 @@ size_t pool_route(const struct pool *pool, const void *key, size_t key_len)
 {
     // TODO(07): pick the manager from a hash of the key, so that every
     // command for one key goes to the same manager and stays in order:
-    // hash every byte of key[0..key_len) (FNV-1a is a few lines), then
-    // take it modulo pool->size.  Not round robin: read why in
+    // hash every byte of key[0..key_len) (FNV-1a is a few lines), fold
+    // the high half of the 64-bit hash into the low half
+    // (hash ^ (hash >> 32)), then take it modulo pool->size.  Without the
+    // fold the low bits that `% pool->size` keeps ignore the high bits of
+    // every byte, and keys such as "k0", "k4" and "k8" all go to one
+    // manager.  Not round robin: read why in
     // docs/07-connection-pool.md, "Which manager gets a command".
     // For now every command goes to manager 0, and the others idle.
     (void)pool;

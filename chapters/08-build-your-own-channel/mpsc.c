@@ -307,12 +307,17 @@ void mpsc_sender_drop(struct mpsc_sender *tx)
 static enum chan_status wait_for_room(struct mpsc_chan *c, size_t need, bool try_only,
                                       const struct timespec *deadline)
 {
-    // TODO(08): wait on c->not_full while the channel is open and has fewer
-    // than `need` free slots (free_slots), in a `while` loop: return
-    // CHAN_FULL at once when try_only, CHAN_TIMEOUT once wait_on says the
-    // deadline passed, CHAN_CLOSED once the channel is closed.  Count a
-    // waiter with need != 1 in c->odd_waiters while it waits (room_made
-    // says why).
+    // TODO(08): first, a bounded channel asked for more slots than it has
+    // (need > c->capacity) while open can never give them: return CHAN_FULL
+    // at once (mpsc_reserve_many of too many says so instead of waiting
+    // for ever).  Then wait on c->not_full while the channel is open and
+    // has fewer than `need` free slots (free_slots), in a `while` loop, not
+    // an `if` (a wake-up proves nothing): return CHAN_FULL at once when
+    // try_only, CHAN_TIMEOUT once wait_on says the deadline passed and the
+    // loop found no room.  After the loop: CHAN_CLOSED if the channel is
+    // closed, else CHAN_OK.  While a waiter with need != 1 waits, count it
+    // in c->odd_waiters: room_made then broadcasts rather than signals, so
+    // one freed slot cannot wake only a reserve_many that has no use for it.
     (void)c; (void)need; (void)try_only; (void)deadline;
     return CHAN_CLOSED; /* not implemented yet */
 }

@@ -40,15 +40,15 @@ struct redis_result locked_client_get(struct locked_client *lc,
     struct redis_result result = redis_client_get(lc->client, key, key_len);
     pthread_mutex_unlock(&lc->lock);
     //| mistake
-    //| /* The request is queued with the lock held, but the lock is let go
-    //|  * before the reply is read (and read_reply sends it, unlocked). */
-    //| const char *const argv[] = { "GET", (const char *)key };
+    //| /* The lock covers only the sending: the reply is read unlocked. */
+    //| const char *argv[] = { "GET", key };
     //| const size_t argv_len[] = { 3, key_len };
     //| pthread_mutex_lock(&lc->lock);
     //| int queued = redis_client_append(lc->client, 2, argv, argv_len);
     //| pthread_mutex_unlock(&lc->lock);
-    //| struct redis_result result = queued == 0 ? redis_client_read_reply(lc->client)
-    //|     : redis_result_error(REDIS_RESULT_IO_ERROR, "GET could not be queued");
+    //| struct redis_result result =
+    //|     queued == 0 ? redis_client_read_reply(lc->client)
+    //|                 : redis_result_error(REDIS_RESULT_IO_ERROR, "cannot queue GET");
     //< pitfall unlock-before-reply
     return result;
     //| starter
@@ -57,7 +57,9 @@ struct redis_result locked_client_get(struct locked_client *lc,
     //| // call: redis_client_get sends the request and then waits for the reply,
     //| // and if another thread used the connection in between it could send its
     //| // own request first or read the reply that is ours (docs/02-mutex.md,
-    //| // "Why the whole round trip").
+    //| // "Why the whole round trip").  Release it on every way out, an error
+    //| // result too: a return that skips the unlock leaves every later call
+    //| // waiting for ever.
     //| (void)lc;
     //| (void)key;
     //| (void)key_len;
@@ -74,14 +76,14 @@ struct redis_result locked_client_set(struct locked_client *lc,
 {
     //> exercise 02
     pthread_mutex_lock(&lc->lock);
-    struct redis_result result = redis_client_set(lc->client, key, key_len, value, value_len);
     //> pitfall unlock-on-error
-    pthread_mutex_unlock(&lc->lock);
+    struct redis_result result = redis_client_set(lc->client, key, key_len, value, value_len);
     //| mistake
+    //| struct redis_result result = redis_client_set(lc->client, key, key_len, value, value_len);
     //| if (redis_result_is_error(&result))
-    //|     return result; /* an early return that keeps the lock */
-    //| pthread_mutex_unlock(&lc->lock);
+    //|     return result; /* an early return that leaves the lock taken */
     //< pitfall unlock-on-error
+    pthread_mutex_unlock(&lc->lock);
     return result;
     //| starter
     //| // TODO(02): the same as locked_client_get, with

@@ -118,10 +118,14 @@ static void *worker_main(void *arg)
         snprintf(w->line, sizeof w->line, "thread %d: sent %ld SET commands", w->id, w->sent);
     //> snippet worker_drop
     //> exercise 03
+    //> pitfall worker-keeps-sender
     /* Done sending: give up our handle.  Until every handle is gone the
      * manager must assume more commands may come. */
     mpsc_sender_drop(w->tx);
     w->tx = NULL;
+    //| mistake
+    //| /* the worker ends without dropping its sender */
+    //< pitfall worker-keeps-sender
     //| starter
     //| // TODO(03): this worker is done sending: drop its sender
     //| // (mpsc_sender_drop), or the manager will wait for it for ever.
@@ -299,10 +303,14 @@ int main(int argc, char **argv)
         running++;
     }
     //> exercise 03
+    //> pitfall main-drops-late
     /* main sends nothing itself, so it drops the sender manager_start gave
      * it - now, not at the end: the manager runs until the LAST sender is
      * dropped, and main's own would keep it waiting for ever. */
     mpsc_sender_drop(tx);
+    //| mistake
+    //| /* main keeps its sender until the clean-up at the end */
+    //< pitfall main-drops-late
     //| starter
     //| // TODO(03): main sends nothing itself: drop its sender here, once
     //| // every worker has its own clone.
@@ -332,6 +340,10 @@ int main(int argc, char **argv)
         return EXIT_WRONG_RESULTS; /* the manager is stuck in mpsc_recv: exit without it */
     }
     manager_join(&manager);
+    //> pitfall main-drops-late
+    //| mistake
+    //| mpsc_sender_drop(tx); /* with the other clean-up: after the join, too late */
+    //< pitfall main-drops-late
     double elapsed = seconds_now() - started_at;
 
     printf("manager: executed %zu commands, %zu failed\n", manager.executed, manager.failed);

@@ -73,7 +73,11 @@ static void receive_loop(struct manager *m)
         /* Nobody waits for the result in this chapter: free it here.
          * Chapter 04 sends it back to the worker instead. */
         redis_result_free(&result);
+        //> pitfall loop-leaks-command
         command_free(&cmd);
+        //| mistake
+        //| /* the command is never freed: its key and value copies leak */
+        //< pitfall loop-leaks-command
     }
     /* CHAN_CLOSED: every sender is gone and the queue is empty.  Nothing
      * can ever arrive again, so the manager is done. */

@@ -44,13 +44,20 @@ struct client_pending client_send(struct mpsc_sender *tx, struct command *cmd)
     }
     /* The channel holds its own copy now, and the manager will free it.
      * Empty ours so that nobody frees the same memory twice. */
+    //> pitfall cmd-not-emptied
     *cmd = (struct command){ .kind = COMMAND_GET };
+    //| mistake
+    //| /* *cmd still points at the key, value and reply the manager now owns */
+    //< pitfall cmd-not-emptied
     return (struct client_pending){ .reply = reply_rx, .error = { .kind = REDIS_RESULT_NIL } };
     //| starter
     //| // TODO(04): make a oneshot for one struct redis_result (drop function:
     //| // command_reply_drop), put its sender in cmd->reply, and mpsc_send the
     //| // command.  If the send fails, free the command (it is still yours)
-    //| // and the receiver, and return an error; else return the receiver.
+    //| // and the receiver, and return an error.  If it succeeds, the channel
+    //| // holds a copy that the manager will free: empty *cmd
+    //| // (*cmd = (struct command){ .kind = COMMAND_GET }), so that the caller's
+    //| // stale copy cannot free the same memory again, and return the receiver.
     //| (void)tx;
     //| (void)not_sent;
     //| command_free(cmd);

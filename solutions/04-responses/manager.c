@@ -56,14 +56,24 @@ static void answer(struct command *cmd, struct redis_result result)
         /* oneshot_send consumes the sender whatever it returns.  On
          * CHAN_CLOSED the requester has left and the result is still ours:
          * free it, or it leaks. */
+        //> pitfall refused-answer-leaks
         if (oneshot_send(cmd->reply, &result) != CHAN_OK)
             redis_result_free(&result);
+        //| mistake
+        //| oneshot_send(cmd->reply, &result); /* refused: the result is never freed */
+        //< pitfall refused-answer-leaks
+        //> pitfall reply-not-cleared
         cmd->reply = NULL;
+        //| mistake
+        //| /* cmd->reply is left set: command_free drops the used-up sender again */
+        //< pitfall reply-not-cleared
     }
     //| starter
     //| // TODO(04): send `result` through cmd->reply (oneshot_send; then set
-    //| // cmd->reply to NULL: the send used it up).  If the send fails, or
-    //| // cmd->reply is NULL (nobody waits), free the result instead.
+    //| // cmd->reply to NULL: the send used the sender up, whatever it
+    //| // returned, and command_free below would drop it a second time).  If
+    //| // the send fails (the caller left), or cmd->reply is NULL (nobody
+    //| // waits), free the result instead: it is still yours.
     //| // For now the result is thrown away, and command_free below drops the
     //| // reply sender, so the requester at least hears "no answer".
     //| redis_result_free(&result);

@@ -197,9 +197,14 @@ int manager_start(struct manager *m, const char *url, size_t capacity,
      * holds at most `capacity` commands, or one that holds any number. */
     //> snippet make_channel
     //> exercise 05
+    //> pitfall unbounded-always
     int rc = capacity == MANAGER_UNBOUNDED
                  ? mpsc_unbounded_channel(sizeof(struct command), command_drop, tx, &m->rx)
                  : mpsc_channel(capacity, sizeof(struct command), command_drop, tx, &m->rx);
+    //| mistake
+    //| (void)capacity; /* unbounded, whatever was asked */
+    //| int rc = mpsc_unbounded_channel(sizeof(struct command), command_drop, tx, &m->rx);
+    //< pitfall unbounded-always
     //| starter
     //| // TODO(05): for capacity == MANAGER_UNBOUNDED make the channel with
     //| // mpsc_unbounded_channel (same arguments, minus the capacity).

@@ -124,7 +124,11 @@ static void set_problem(struct flood *f, const char *what)
 static void reject(struct flood *f, struct command *cmd)
 {
     command_free(cmd);
+    //> pitfall refused-not-counted
     f->report->rejected++;
+    //| mistake
+    //| (void)f; /* freed, but never counted as rejected */
+    //< pitfall refused-not-counted
 }
 
 /* CHAN_CLOSED: the manager has stopped (it lost its connection), so no
@@ -165,14 +169,22 @@ static void send_or_reject(struct flood *f, struct command *cmd)
 {
     //> snippet send_or_reject
     //> exercise 05
+    //> pitfall try-send-waits
     enum chan_status status = mpsc_try_send(f->tx, cmd);
+    //| mistake
+    //| enum chan_status status = mpsc_send(f->tx, cmd); /* waits for room: never refuses */
+    //< pitfall try-send-waits
     if (status == CHAN_OK) {
         f->report->sent++;
     } else if (status == CHAN_FULL) {
         /* No room right now.  The channel did not take the command, so it
          * is still ours.  A real program would retry later, shed the load
          * on purpose, or tell its own caller "busy"; here we count it. */
+        //> pitfall leak-refused
         reject(f, cmd);
+        //| mistake
+        //| f->report->rejected++; /* counted, but the command is never freed */
+        //< pitfall leak-refused
     } else {
         channel_closed(f, cmd); /* CHAN_CLOSED */
     }

@@ -143,6 +143,7 @@ static bool run_batch(struct manager *m, struct command *batch, size_t n)
     //> exercise 06
     /* 1. Drop GETs nobody waits for any more, keeping the order. */
     size_t live = 0;
+    //> pitfall callers-left-not-skipped
     for (size_t i = 0; i < n; i++) {
         if (nobody_waits_for(&batch[i])) {
             m->skipped++;
@@ -151,19 +152,37 @@ static bool run_batch(struct manager *m, struct command *batch, size_t n)
             batch[live++] = batch[i];
         }
     }
+    //| mistake
+    //| (void)nobody_waits_for; /* every command is run, even a GET nobody waits for */
+    //| live = n;
+    //< pitfall callers-left-not-skipped
 
     /* 2. Queue them all.  Nothing is written yet. */
     size_t queued = 0;
     while (queued < live && append_command(m->client, &batch[queued]) == 0)
         queued++;
+    //> pitfall append-failure-unreported
     if (queued < live)
         record_failure(m, "cannot queue a command on the connection (out of memory?)");
+    //| mistake
+    //| /* a command that could not be queued is not recorded as a failure */
+    //< pitfall append-failure-unreported
 
     /* 3. The first read writes the whole batch; then one reply per command,
      *    in the order they were queued. */
     size_t done = 0;
+    //> pitfall error-reply-ends-batch
     for (; done < queued && !m->connection_lost; done++)
         answer_reply(m, &batch[done], redis_client_read_reply(m->client));
+    //| mistake
+    //| while (done < queued && !m->connection_lost) {
+    //|     struct redis_result result = redis_client_read_reply(m->client);
+    //|     bool error = redis_result_is_error(&result);
+    //|     answer_reply(m, &batch[done++], result);
+    //|     if (error)
+    //|         break; /* an error reply ends the batch: the replies after it stay unread */
+    //| }
+    //< pitfall error-reply-ends-batch
 
     /* 4. The connection broke: the replies still owed will never come.
      *    Answer each remaining command with the error. */
@@ -174,10 +193,16 @@ static bool run_batch(struct manager *m, struct command *batch, size_t n)
     //| // TODO(06): pipeline the batch.
     //| //  1. Skip (command_free, m->skipped++) each GET whose caller has left:
     //| //     nobody_waits_for(&batch[i]).  Keep the others, in order.
-    //| //  2. append_command each one: queued, nothing written yet.
+    //| //  2. append_command each one: queued, nothing written yet.  If one
+    //| //     cannot be queued (append_command returns -1: out of memory, and
+    //| //     the connection is unusable from then on), stop appending and say
+    //| //     so with record_failure(m, "cannot queue a command ..."): then no
+    //| //     reply is read, step 4 gives every caller of the batch that error,
+    //| //     and the manager stops, as after a lost connection.
     //| //  3. Read one reply per queued command with redis_client_read_reply
     //| //     (the first read writes the whole batch) and hand each to
-    //| //     answer_reply, in the same order.  Stop reading once
+    //| //     answer_reply, in the same order.  An error reply (WRONGTYPE) is
+    //| //     one caller's answer: keep reading.  Stop only once
     //| //     m->connection_lost is set: no more replies will come.
     //| //  4. Answer every command left over with answer_with_failure.
     //| // Return !m->connection_lost.  For now every command is answered with

@@ -156,8 +156,12 @@ static bool run_batch(struct manager *m, struct command *batch, size_t n)
         answer(m, &batch[done], result);
     }
     /* The replies still owed will never come. */
+    //> pitfall lost-not-answered
     for (; done < live; done++)
         answer_lost(m, &batch[done]);
+    //| mistake
+    //| (void)answer_lost; /* the commands whose replies were lost get no answer */
+    //< pitfall lost-not-answered
     //< snippet read_replies
     return !lost;
 }
@@ -240,8 +244,20 @@ static bool reconnect(struct manager *m)
 {
     //> snippet reconnect
     //> exercise 07
+    //> pitfall backoff-no-doubling
     unsigned delay_ms = MANAGER_BACKOFF_FIRST_MS;
+    //| mistake
+    //< pitfall backoff-no-doubling
     for (unsigned attempt = 1;; attempt++) {
+        //> pitfall backoff-no-doubling
+        //| mistake
+        //| unsigned delay_ms = MANAGER_BACKOFF_FIRST_MS; /* back to the first delay every time */
+        //< pitfall backoff-no-doubling
+        //> pitfall backoff-waits-first
+        //| mistake
+        //| if (!refuse_for(m, delay_ms)) /* a wait before every attempt, the first too */
+        //|     return false;
+        //< pitfall backoff-waits-first
         char why[sizeof m->failure];
         if (connect_once(m, why, sizeof why)) {
             atomic_fetch_add(&m->reconnects, 1);
@@ -251,22 +267,41 @@ static bool reconnect(struct manager *m)
         snprintf(m->failure, sizeof m->failure, "%s", why);
         log_event(m, "reconnect attempt %u failed (%s); next in %u ms", attempt, why,
                   delay_ms);
+        //> pitfall hold-while-disconnected
         if (!refuse_for(m, delay_ms))
             return false; /* the pool was closed: stop trying */
+        //| mistake
+        //| /* sleeps instead: commands wait in the channel, unanswered */
+        //| struct timespec pause = { .tv_sec = (time_t)(delay_ms / 1000),
+        //|                           .tv_nsec = (long)(delay_ms % 1000) * 1000000L };
+        //| (void)refuse_for;
+        //| nanosleep(&pause, NULL);
+        //< pitfall hold-while-disconnected
+        //> pitfall backoff-no-cap
         delay_ms = delay_ms >= MANAGER_BACKOFF_MAX_MS / 2 ? MANAGER_BACKOFF_MAX_MS
                                                          : delay_ms * 2;
+        //| mistake
+        //| delay_ms *= 2; /* doubles for ever: no cap */
+        //< pitfall backoff-no-cap
     }
     //| starter
     //| // TODO(07): reconnect with a bounded exponential back-off:
-    //| //   - try connect_once(m, why, sizeof why) at once; on success count
-    //| //     it (atomic_fetch_add(&m->reconnects, 1)), log
-    //| //     "reconnected after N attempts" and return true;
-    //| //   - on failure keep the reason in m->failure, log the attempt, and
-    //| //     wait with refuse_for(m, delay_ms): it answers every command
-    //| //     that arrives with an error, and returns false when the pool was
-    //| //     closed - then return false;
-    //| //   - double the delay, from MANAGER_BACKOFF_FIRST_MS up to at most
-    //| //     MANAGER_BACKOFF_MAX_MS, and try again.
+    //| //   - the first attempt comes at once, with no wait before it:
+    //| //     connect_once(m, why, sizeof why).  On success count it
+    //| //     (atomic_fetch_add(&m->reconnects, 1)), log it and return true;
+    //| //   - on failure keep the reason in m->failure (the commands refused
+    //| //     meanwhile quote it), log the attempt, and wait with
+    //| //     refuse_for(m, delay_ms): it answers every command that arrives
+    //| //     with an error, and returns false when the pool was closed -
+    //| //     then return false;
+    //| //   - double the delay, from MANAGER_BACKOFF_FIRST_MS (10 ms) up to
+    //| //     at most MANAGER_BACKOFF_MAX_MS (1 s): 10, 20, 40, ... 640, 1000,
+    //| //     1000 ms; and try again.
+    //| // The tests read the log, and measure the waits between attempts.
+    //| // Log exactly these lines (N the attempt, counting from 1):
+    //| //   log_event(m, "reconnect attempt %u failed (%s); next in %u ms",
+    //| //             N, why, delay_ms);
+    //| //   log_event(m, "reconnected after %u attempt%s", N, N == 1 ? "" : "s");
     //| // For now the manager stays disconnected and refuses every command.
     //| log_event(m, "not implemented yet: reconnecting (TODO(07) in "
     //|              "chapters/07-connection-pool/manager.c); refusing every command");

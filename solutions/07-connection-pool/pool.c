@@ -56,20 +56,37 @@ static uint64_t key_hash(const void *key, size_t key_len)
      * was multiplied, so on its own FNV-1a's last few bits - the ones
      * `% 4` keeps - ignore most of each byte.  Folding the high half in
      * makes every bit count. */
+    //> pitfall hash-no-fold
     return hash ^ (hash >> 32);
+    //| mistake
+    //| return hash; /* no fold: `% 4` sees only the low bits of each byte */
+    //< pitfall hash-no-fold
 }
 
 size_t pool_route(const struct pool *pool, const void *key, size_t key_len)
 {
+    //> pitfall route-round-robin
     return (size_t)(key_hash(key, key_len) % pool->size);
+    //| mistake
+    //| /* round robin: the next manager in turn, whatever the key */
+    //| static _Atomic size_t next;
+    //| (void)key;
+    //| (void)key_len;
+    //| (void)key_hash;
+    //| return next++ % pool->size;
+    //< pitfall route-round-robin
 }
 //| starter
 //| size_t pool_route(const struct pool *pool, const void *key, size_t key_len)
 //| {
 //|     // TODO(07): pick the manager from a hash of the key, so that every
 //|     // command for one key goes to the same manager and stays in order:
-//|     // hash every byte of key[0..key_len) (FNV-1a is a few lines), then
-//|     // take it modulo pool->size.  Not round robin: read why in
+//|     // hash every byte of key[0..key_len) (FNV-1a is a few lines), fold
+//|     // the high half of the 64-bit hash into the low half
+//|     // (hash ^ (hash >> 32)), then take it modulo pool->size.  Without the
+//|     // fold the low bits that `% pool->size` keeps ignore the high bits of
+//|     // every byte, and keys such as "k0", "k4" and "k8" all go to one
+//|     // manager.  Not round robin: read why in
 //|     // docs/07-connection-pool.md, "Which manager gets a command".
 //|     // For now every command goes to manager 0, and the others idle.
 //|     (void)pool;

@@ -188,11 +188,19 @@ static void close_channel(struct mpsc_chan *c)
     /* Every sender blocked on a full channel must wake and see CHAN_CLOSED.
      * A signal would wake one of them; the others would sleep for ever,
      * because no slot will ever be freed for them. */
+    //> pitfall close-signals-one-sender
     pthread_cond_broadcast(&c->not_full);
+    //| mistake
+    //| pthread_cond_signal(&c->not_full); /* wakes one blocked sender, not all */
+    //< pitfall close-signals-one-sender
     /* The receiver may be waiting for an element that can now never come:
      * it must wake, drain what is queued, then see CHAN_CLOSED.  There is
      * only one receiver, so a signal reaches it. */
+    //> pitfall close-forgets-receiver
     pthread_cond_signal(&c->not_empty);
+    //| mistake
+    //| /* the receiver waiting on not_empty is not woken */
+    //< pitfall close-forgets-receiver
     //| starter
     //| // TODO(08): mark the channel closed, then wake every thread that waits
     //| // for something a closed channel will never give it: all the senders
@@ -316,12 +324,16 @@ void mpsc_sender_drop(struct mpsc_sender *tx)
     pthread_mutex_lock(&c->lock);
     //> exercise 08
     c->senders--;
+    //> pitfall drop-does-not-close
     if (c->senders == 0) {
         /* The last sender is gone: nothing new can ever arrive.  Closing
          * wakes the receiver, which drains what is queued and then sees
          * CHAN_CLOSED.  Forget this and a receiver loop waits for ever. */
         close_channel(c);
     }
+    //| mistake
+    //| /* the last sender's drop does not close the channel */
+    //< pitfall drop-does-not-close
     //| starter
     //| // TODO(08): one sender fewer.  When it was the last one, nothing can
     //| // ever arrive again: close the channel (close_channel), which must wake
@@ -343,18 +355,26 @@ static enum chan_status wait_for_room(struct mpsc_chan *c, size_t need, bool try
                                       const struct timespec *deadline)
 {
     //> exercise 08
+    //> pitfall no-need-above-capacity
     if (c->capacity != UNBOUNDED && need > c->capacity && !c->closed)
         return CHAN_FULL;
+    //| mistake
+    //| /* no check for more slots than the channel has: such a wait never ends */
+    //< pitfall no-need-above-capacity
     bool time_left = true;
     /* A `while`, never an `if`.  Waking up proves nothing: the slot that
      * the receiver freed may already be taken by a sender that was not
      * even waiting, a broadcast wakes more senders than there are slots,
      * and pthread_cond_wait may return spuriously.  Re-check every time. */
+    //> pitfall room-wait-if
 #ifdef MPSC_BUG_IF_NOT_WHILE
     if (!c->closed && free_slots(c) < need) { /* WRONG on purpose: make test-08-broken */
 #else
     while (!c->closed && free_slots(c) < need) {
 #endif
+    //| mistake
+    //| if (!c->closed && free_slots(c) < need) { /* one wake-up, and it assumes there is room */
+    //< pitfall room-wait-if
         if (try_only)
             return CHAN_FULL;
         if (!time_left)
@@ -362,19 +382,28 @@ static enum chan_status wait_for_room(struct mpsc_chan *c, size_t need, bool try
         /* pthread_cond_wait releases the lock and sleeps in one atomic
          * step: a receiver cannot free a slot, and signal, in between our
          * check and our sleep.  That gap is where a lost wake-up lives. */
+        //> pitfall odd-waiters-not-counted
         bool odd = need != 1;
         c->odd_waiters += odd;
         time_left = wait_on(&c->not_full, c, deadline);
         c->odd_waiters -= odd;
+        //| mistake
+        //| time_left = wait_on(&c->not_full, c, deadline); /* not counted in odd_waiters */
+        //< pitfall odd-waiters-not-counted
     }
     return c->closed ? CHAN_CLOSED : CHAN_OK;
     //| starter
-    //| // TODO(08): wait on c->not_full while the channel is open and has fewer
-    //| // than `need` free slots (free_slots), in a `while` loop: return
-    //| // CHAN_FULL at once when try_only, CHAN_TIMEOUT once wait_on says the
-    //| // deadline passed, CHAN_CLOSED once the channel is closed.  Count a
-    //| // waiter with need != 1 in c->odd_waiters while it waits (room_made
-    //| // says why).
+    //| // TODO(08): first, a bounded channel asked for more slots than it has
+    //| // (need > c->capacity) while open can never give them: return CHAN_FULL
+    //| // at once (mpsc_reserve_many of too many says so instead of waiting
+    //| // for ever).  Then wait on c->not_full while the channel is open and
+    //| // has fewer than `need` free slots (free_slots), in a `while` loop, not
+    //| // an `if` (a wake-up proves nothing): return CHAN_FULL at once when
+    //| // try_only, CHAN_TIMEOUT once wait_on says the deadline passed and the
+    //| // loop found no room.  After the loop: CHAN_CLOSED if the channel is
+    //| // closed, else CHAN_OK.  While a waiter with need != 1 waits, count it
+    //| // in c->odd_waiters: room_made then broadcasts rather than signals, so
+    //| // one freed slot cannot wake only a reserve_many that has no use for it.
     //| (void)c; (void)need; (void)try_only; (void)deadline;
     //| return CHAN_CLOSED; /* not implemented yet */
     //< exercise 08
@@ -588,7 +617,11 @@ static enum chan_status wait_for_element(struct mpsc_chan *c, bool try_only,
     /* A `while`, for the same reasons as wait_for_room.  Closed is checked
      * inside the loop, not before it: elements queued before the close are
      * still delivered, and only an empty closed channel is the end. */
+    //> pitfall element-wait-if
     while (c->len == 0) {
+    //| mistake
+    //| if (c->len == 0) { /* one wake-up, and it assumes an element is there */
+    //< pitfall element-wait-if
         if (closed_and_drained(c))
             return CHAN_CLOSED;
         if (try_only)

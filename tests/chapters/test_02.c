@@ -4,8 +4,7 @@
  * Links the chapter's locked_client.c (the learner's, the solution's or the
  * generated starter's, whichever `make` builds) and checks:
  *   - many threads through one locked client each get their own replies;
- *   - the wrapper's results come through unchanged (nil, Redis errors), and
- *     the lock is free again after every call, errors included;
+ *   - the wrapper's results come through unchanged (nil, Redis errors);
  *   - the lock is held for the whole round trip, so only one request is on
  *     its way at a time (seen with a paused private server);
  *   - the chapter's program runs clean.
@@ -54,14 +53,6 @@ static void open_locked(struct locked_client *lc, const char *url)
     struct redis_client *c = connect_to(url);
     int rc = locked_client_init(lc, c);
     ck_assert_msg(rc == 0, "locked_client_init failed: %s", strerror(rc));
-}
-
-/* The last `max` bytes of text: a message quotes the end of a long output,
- * where the summary and the error are. */
-static const char *tail(const char *text, size_t max)
-{
-    size_t len = strlen(text);
-    return len > max ? text + len - max : text;
 }
 
 /* `ok "OK"`, `value "..."`, `nil`, `error "..."`: for messages. */
@@ -114,8 +105,9 @@ static bool lock_is_free(struct locked_client *lc)
 static void assert_lock_released(struct locked_client *lc, const char *function)
 {
     ck_assert_msg(lock_is_free(lc),
-                  "expected %s to release lc->lock before it returns; it was still taken, so "
-                  "the next call would wait forever" CHAPTER_HINT("Why the whole round trip"),
+                  "expected %s to release lc->lock before it returns, on every path out (an "
+                  "early return too); it was still taken, so the next call would wait forever"
+                  CHAPTER_HINT("Why the whole round trip"),
                   function, chapter_doc());
 }
 
@@ -334,29 +326,42 @@ START_TEST(a_redis_error_reply_comes_back_as_an_error)
 }
 END_TEST
 
-/* An error is a way out of the function too.  A SET to a server that was
- * killed comes back as an I/O error, and the lock must be free after it:
- * an early `return` on errors that skips the unlock is caught here. */
-START_TEST(a_failed_set_still_releases_the_lock)
+START_TEST(a_set_that_redis_refuses_comes_back_as_an_error_and_frees_the_lock)
 {
+    /* A private server with a memory limit of one byte refuses every write
+     * ("OOM command not allowed ..."): an error reply to SET, made by the
+     * real server.  After it the lock must be free, as after any answer. */
     struct redis_harness server;
     char err[512];
     ck_assert_msg(redis_harness_start(&server, err, sizeof err) == 0, "%s", err);
+    struct redis_client *admin = connect_to(server.url);
+    const char *limit[] = { "CONFIG", "SET", "maxmemory", "1" };
+    const size_t limit_len[] = { 6, 3, 9, 1 };
+    struct redis_result r = redis_client_command(admin, 4, limit, limit_len);
+    ck_assert_msg(r.kind == REDIS_RESULT_OK, "CONFIG SET maxmemory 1 failed");
+    redis_result_free(&r);
+
     struct locked_client lc;
     open_locked(&lc, server.url);
-    set_through(&lc, "test_02:before-the-kill", "fine");
-
-    redis_harness_kill(&server);
-    static const char key[] = "test_02:after-the-kill";
-    struct redis_result r = locked_client_set(&lc, key, sizeof key - 1, "lost", 4);
+    static const char key[] = "test_02:refused";
+    r = locked_client_set(&lc, key, sizeof key - 1, "v", 1);
     char got[300];
-    ck_assert_msg(redis_result_is_error(&r),
-                  "expected locked_client_set on a server that was killed to return an error "
-                  "(what redis_client_set returns), got %s" CHAPTER_HINT("The fix"),
+    ck_assert_msg(r.kind == REDIS_RESULT_ERROR && r.data != NULL && strstr(r.data, "OOM") != NULL,
+                  "expected locked_client_set on a server out of memory to return Redis's "
+                  "error (kind error, \"OOM ...\"), got %s" CHAPTER_HINT("The fix"),
                   describe(&r, got, sizeof got), chapter_doc());
     redis_result_free(&r);
-    assert_lock_released(&lc, "locked_client_set");
+    assert_lock_released(&lc, "locked_client_set, after an error reply,");
+
+    const char *unlimit[] = { "CONFIG", "SET", "maxmemory", "0" };
+    r = redis_client_command(admin, 4, unlimit, limit_len);
+    ck_assert_msg(r.kind == REDIS_RESULT_OK, "CONFIG SET maxmemory 0 failed");
+    redis_result_free(&r);
+    set_through(&lc, key, "after the error");
+    get_through(&lc, key, "after the error");
+
     locked_client_destroy(&lc);
+    redis_client_free(admin);
     redis_harness_stop(&server);
 }
 END_TEST
@@ -546,7 +551,7 @@ START_TEST(the_program_runs_clean)
                   "right; it %s.\n--- stdout (end) ---\n%s\n--- stderr (end) ---\n%s"
                   CHAPTER_HINT("Run it"),
                   argv[0], program_run_outcome(&run, outcome, sizeof outcome),
-                  tail(run.out, 1500), tail(run.err, 1500), chapter_doc());
+                  program_output_tail(run.out, 1500), program_output_tail(run.err, 1500), chapter_doc());
     program_run_free(&run);
 }
 END_TEST
@@ -561,7 +566,7 @@ static Suite *chapter_02_suite(void)
     tcase_set_timeout(tc, 180);
     tcase_add_test(tc, get_of_a_missing_key_is_nil);
     tcase_add_test(tc, a_redis_error_reply_comes_back_as_an_error);
-    tcase_add_test(tc, a_failed_set_still_releases_the_lock);
+    tcase_add_test(tc, a_set_that_redis_refuses_comes_back_as_an_error_and_frees_the_lock);
     tcase_add_test(tc, thirty_two_threads_each_get_their_own_values_back);
     tcase_add_test(tc, one_request_in_flight_at_a_time);
     tcase_add_test(tc, the_program_runs_clean);

@@ -12,8 +12,18 @@
  * with SIGSTOP (redis_harness_freeze).  Those tests use a private server.  Every wait is bounded (client_wait_timeout, or a
  * bounded retry loop), so a broken solution fails instead of hanging; the
  * bounds are generous and decide only how long a failure takes.
+ *
+ * The back-off is measured, not guessed: the managers' log goes to a
+ * stream of the test's own that notes when each line was written, and the
+ * waits between reconnect attempts are checked against the delays the log
+ * announces - from below only, so that a slow machine can never fail them.
+ * Which batch a command travels in is made certain with a server stopped by
+ * SIGSTOP (it accepts bytes but answers nothing) and the kernel's count of
+ * the bytes it has not read (/proc/net/tcp).
  */
+#define _GNU_SOURCE /* fopencookie, for the timed log */
 #include <check.h>
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -72,8 +82,20 @@ static void key_for_manager(const struct pool *pool, size_t target, const char *
 {
     for (int j = 0; j < 10000; j++) {
         snprintf(key, len, "%s:%d", prefix, j);
-        if (pool_route(pool, key, strlen(key)) == target)
-            return;
+        if (pool_route(pool, key, strlen(key)) != target)
+            continue;
+        /* The tests send this key's commands to `target`'s manager: they
+         * mean nothing unless the key goes there every time. */
+        for (int again = 0; again < 3; again++) {
+            size_t m = pool_route(pool, key, strlen(key));
+            ck_assert_msg(m == target,
+                          "expected pool_route to send the key %s to the same manager every "
+                          "time; it said %zu, then %zu.  The manager must depend on the key "
+                          "and nothing else"
+                          CHAPTER_HINT("Which manager gets a command"),
+                          key, target, m, chapter_doc());
+        }
+        return;
     }
     ck_abort_msg("expected some of 10000 keys \"%s:<j>\" to go to manager %zu of %zu, none did "
                  "(does pool_route spread keys over every manager?)"
@@ -205,7 +227,209 @@ static void expect_logged(const char *log, const char *what, unsigned manager)
     ck_assert_msg(strstr(log, line) != NULL,
                   "expected the log to say \"%s...\"; the log was:\n%s"
                   CHAPTER_HINT("Reconnecting, with back-off"),
-                  line, log, chapter_doc());
+                  line, program_output_tail(log, 1500), chapter_doc());
+}
+
+/* pool_close on a thread of its own, so that a pool_close that never
+ * returns fails the test instead of hanging it.  `c` must outlive the
+ * thread: the caller's own frame, which a failed assertion never leaves
+ * while the thread is stuck. */
+struct closer {
+    struct pool *pool;
+    struct oneshot_sender *done;
+};
+
+static void *close_pool_main(void *arg)
+{
+    struct closer *c = arg;
+    pool_close(c->pool);
+    int yes = 1;
+    oneshot_send(c->done, &yes);
+    return NULL;
+}
+
+/* True if pool_close returned within RECONNECT_BOUND_MS. */
+static bool close_within_bound(struct closer *c, struct pool *pool)
+{
+    *c = (struct closer){ .pool = pool };
+    struct oneshot_receiver *done;
+    ck_assert_int_eq(oneshot_channel(sizeof(int), NULL, &c->done, &done), 0);
+    pthread_t thread;
+    ck_assert_int_eq(pthread_create(&thread, NULL, close_pool_main, c), 0);
+    int yes;
+    bool closed = oneshot_recv_timeout(done, &yes, RECONNECT_BOUND_MS) == CHAN_OK;
+    oneshot_receiver_drop(done);
+    if (closed)
+        pthread_join(thread, NULL);
+    else
+        pthread_detach(thread); /* stuck in pool_close: the test fails */
+    return closed;
+}
+
+static void expect_closed(bool closed)
+{
+    ck_assert_msg(closed,
+                  "expected pool_close to return, its managers having answered what was "
+                  "queued; it did not within %d ms.  A manager that is reconnecting must stop "
+                  "when refuse_for says the pool was closed"
+                  CHAPTER_HINT("Closing the pool"),
+                  RECONNECT_BOUND_MS, chapter_doc());
+}
+
+/* client_wait_timeout with what is left until `deadline_ms` (test_now_ms):
+ * several answers waited for in turn share one bound. */
+static struct redis_result wait_until(struct client_pending *p, int64_t deadline_ms)
+{
+    int64_t left = deadline_ms - test_now_ms();
+    return client_wait_timeout(p, left > 0 ? (unsigned)left : 0);
+}
+
+/* ---- A log that notes when each line was written ----------------------------------- */
+
+/* The manager flushes each line as it logs it (log_event), so each write
+ * that ends a line is that line, at that moment. */
+struct timed_log {
+    pthread_mutex_t lock;
+    char text[32 * 1024];
+    size_t len;
+    int64_t line_us[256]; /* when line i was written (test_now_us) */
+    size_t lines;
+};
+
+static ssize_t timed_log_write(void *cookie, const char *buf, size_t size)
+{
+    struct timed_log *log = cookie;
+    int64_t now = test_now_us();
+    pthread_mutex_lock(&log->lock);
+    for (size_t i = 0; i < size && log->len + 1 < sizeof log->text; i++) {
+        log->text[log->len++] = buf[i];
+        if (buf[i] == '\n' && log->lines < sizeof log->line_us / sizeof log->line_us[0])
+            log->line_us[log->lines++] = now;
+    }
+    log->text[log->len] = '\0';
+    pthread_mutex_unlock(&log->lock);
+    return (ssize_t)size;
+}
+
+static FILE *timed_log_open(struct timed_log *log)
+{
+    memset(log, 0, sizeof *log);
+    ck_assert_int_eq(pthread_mutex_init(&log->lock, NULL), 0);
+    cookie_io_functions_t io = { .write = timed_log_write };
+    FILE *stream = fopencookie(log, "w", io);
+    ck_assert_ptr_nonnull(stream);
+    return stream;
+}
+
+/* One "manager 0: reconnect attempt N failed (...); next in D ms" line. */
+struct logged_attempt {
+    unsigned number;
+    unsigned delay_ms;
+    int64_t at_us;
+};
+
+/* The failed attempts logged so far, at most `max` of them; how many.  A
+ * copy of the log text goes to text[len]. */
+static size_t attempts_logged(struct timed_log *log, struct logged_attempt *out, size_t max,
+                              char *text, size_t len)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&log->lock);
+    snprintf(text, len, "%s", log->text);
+    const char *line = log->text;
+    for (size_t i = 0; i < log->lines && n < max; i++) {
+        const char *end = strchr(line, '\n');
+        if (end == NULL)
+            break;
+        unsigned number, delay;
+        const char *next_in = NULL;
+        for (const char *p = line; p != NULL && p < end; p = strstr(p + 1, "; next in "))
+            if (p > line)
+                next_in = p;
+        if (sscanf(line, "manager 0: reconnect attempt %u failed (", &number) == 1 &&
+            next_in != NULL && next_in < end &&
+            sscanf(next_in, "; next in %u ms", &delay) == 1)
+            out[n++] = (struct logged_attempt){ number, delay, log->line_us[i] };
+        line = end + 1;
+    }
+    pthread_mutex_unlock(&log->lock);
+    return n;
+}
+
+/* ---- Which batch a command travels in --------------------------------------------- */
+
+/* Bytes sent to the server on `port` that it has not read yet, over all its
+ * connections: the receive queues the kernel shows in /proc/net/tcp (the
+ * harness's servers listen on 127.0.0.1).  While the server is stopped
+ * (SIGSTOP) nothing is read, so more than 0 means a client has written. */
+static long bytes_unread_by_server(int port)
+{
+    FILE *tcp = fopen("/proc/net/tcp", "r");
+    ck_assert_msg(tcp != NULL, "cannot read /proc/net/tcp: %s", strerror(errno));
+    char line[512];
+    long total = 0;
+    while (fgets(line, sizeof line, tcp) != NULL) {
+        unsigned local_port, state;
+        unsigned long tx_queue, rx_queue;
+        if (sscanf(line, " %*u: %*x:%x %*x:%*x %x %lx:%lx", &local_port, &state, &tx_queue,
+                   &rx_queue) == 4 &&
+            local_port == (unsigned)port && state == 1 /* ESTABLISHED */)
+            total += (long)rx_queue;
+    }
+    fclose(tcp);
+    return total;
+}
+
+/* A private server, and a pool of one manager on it (connections named
+ * after `name`), through which `key` has been SET to "before": the
+ * manager is connected and idle. */
+struct lone_manager {
+    struct redis_harness h;
+    struct pool *pool;
+    char name[64];
+    char key[96];
+};
+
+static void start_lone_manager(struct lone_manager *lm, const char *name, FILE *log)
+{
+    start_private_server(&lm->h);
+    lm->pool = open_pool(lm->h.url, 1, name, log, lm->name, sizeof lm->name);
+    snprintf(lm->key, sizeof lm->key, "%s:k", lm->name);
+    expect_set_ok(lm->pool, lm->key, "before", "The pool");
+}
+
+/* Stops the server and sends a GET of the key: once the manager has
+ * written it (the server holds unread bytes), the manager is waiting for a
+ * reply that cannot come, and whatever is sent next waits in its channel -
+ * in one batch, taken together once it is free again. */
+static void stop_server_with_a_get_in_flight(struct lone_manager *lm,
+                                             struct client_pending *in_flight)
+{
+    ck_assert_int_eq(kill(lm->h.pid, SIGSTOP), 0);
+    struct command cmd;
+    ck_assert(command_get(&cmd, lm->key, strlen(lm->key)) == 0);
+    *in_flight = client_send(lm->pool, &cmd);
+    int64_t deadline = test_now_ms() + ANSWER_BOUND_MS;
+    while (bytes_unread_by_server(lm->h.port) == 0 && test_now_ms() < deadline)
+        test_sleep_ms(1);
+    ck_assert_msg(bytes_unread_by_server(lm->h.port) > 0,
+                  "expected the manager to write a GET to the server within %d ms"
+                  CHAPTER_HINT("The pool"),
+                  ANSWER_BOUND_MS, chapter_doc());
+}
+
+static struct client_pending send_get(struct pool *pool, const char *key)
+{
+    struct command cmd;
+    ck_assert(command_get(&cmd, key, strlen(key)) == 0);
+    return client_send(pool, &cmd);
+}
+
+static struct client_pending send_set(struct pool *pool, const char *key, const char *value)
+{
+    struct command cmd;
+    ck_assert(command_set(&cmd, key, strlen(key), value, strlen(value)) == 0);
+    return client_send(pool, &cmd);
 }
 
 /* ---- Which manager gets a command --------------------------------------------- */
@@ -241,6 +465,37 @@ START_TEST(every_key_goes_to_one_manager_and_keys_spread_over_all)
     ck_assert(pool_route(pool, binary, sizeof binary) ==
               pool_route(pool, binary, sizeof binary));
     pool_close(pool);
+}
+END_TEST
+
+START_TEST(keys_that_differ_only_in_the_high_bits_of_a_byte_spread_too)
+{
+    /* "k:?:x" with ? one of 0x00, 0x04, 0x08, ... 0xfc: the keys differ only
+     * in bits above the lowest two of one byte.  FNV-1a's lowest bits depend
+     * only on the lowest bits of each byte, and `% 4` keeps only the lowest
+     * bits: without the fold (hash ^ (hash >> 32)) these 64 keys all go to
+     * one manager.  With it they spread (13, 18, 20 and 13 of them). */
+    enum { N = 4, KEYS = 64 };
+    char name[64];
+    struct pool *pool = open_pool(test_redis_url(), N, "fold", NULL, name, sizeof name);
+    size_t per_manager[N] = { 0 };
+    for (int i = 0; i < KEYS; i++) {
+        const char key[] = { 'k', ':', (char)(unsigned char)(4 * i), ':', 'x' };
+        size_t m = pool_route(pool, key, sizeof key);
+        ck_assert_msg(m < N, "pool_route gave manager %zu of a pool of %d", m, N);
+        per_manager[m]++;
+    }
+    pool_close(pool);
+    for (size_t m = 0; m < N; m++)
+        ck_assert_msg(per_manager[m] >= KEYS / N / 2,
+                      "expected the %d keys \"k:\\x00:x\", \"k:\\x04:x\", ... \"k:\\xfc:x\" (they "
+                      "differ only in the high bits of one byte) to spread over all %d "
+                      "managers, but manager %zu got %zu of them (0: %zu, 1: %zu, 2: %zu, 3: "
+                      "%zu).  FNV-1a's low bits ignore the high bits of every byte, and the "
+                      "modulo keeps only low bits: fold the high half in first"
+                      CHAPTER_HINT("Which manager gets a command"),
+                      KEYS, N, m, per_manager[m], per_manager[0], per_manager[1],
+                      per_manager[2], per_manager[3], chapter_doc());
 }
 END_TEST
 
@@ -500,7 +755,19 @@ START_TEST(the_pool_survives_a_server_restart_on_the_same_port)
     for (size_t m = 0; m < N; m++) {
         for (int attempt = 0; attempt < 2; attempt++) {
             struct redis_result r = set_bounded(pool, keys[m], "while-down");
-            ck_assert_msg(r.kind == REDIS_RESULT_IO_ERROR && !is_timeout(&r),
+            ck_assert_msg(!is_timeout(&r),
+                          "expected SET %s with the server down to be answered at once with an "
+                          "I/O error, but it was not answered within %d ms: %s"
+                          CHAPTER_HINT("%s"),
+                          keys[m], ANSWER_BOUND_MS,
+                          attempt == 0 ? "the command that finds the connection broken must "
+                                         "be answered with the error"
+                                       : "a command sent while the manager reconnects must "
+                                         "be refused at once (refuse_for), not held",
+                          attempt == 0 ? "When a connection breaks"
+                                       : "While disconnected: an error at once",
+                          chapter_doc());
+            ck_assert_msg(r.kind == REDIS_RESULT_IO_ERROR,
                           "expected SET %s with the server down to be answered with an I/O "
                           "error, got %s %s" CHAPTER_HINT("When a connection breaks"),
                           keys[m], redis_result_kind_name(r.kind),
@@ -554,6 +821,198 @@ START_TEST(the_pool_survives_a_server_restart_on_the_same_port)
     free(text);
     fclose(log);
     redis_harness_stop(&h);
+}
+END_TEST
+
+START_TEST(every_command_of_a_broken_batch_is_answered)
+{
+    /* A batch [SET, GET x5] in flight when the connection breaks: Redis
+     * holds the SET (CLIENT PAUSE ... WRITE), and the GETs behind it on the
+     * connection, when the server is killed.  The SET's read returns the
+     * error; the five GETs never get a reply, and each must still be
+     * answered.  The batch is made certain: the server is stopped with a
+     * GET in flight while the six queue up behind it, so they leave the
+     * channel together once it goes on. */
+    enum { GETS = 5 };
+    struct lone_manager lm;
+    start_lone_manager(&lm, "lost", NULL);
+    struct redis_client *admin = connect_or_fail(lm.h.url);
+    const char *pause[] = { "CLIENT", "PAUSE", "60000", "WRITE" };
+    const size_t pause_len[] = { 6, 5, 5, 5 };
+    struct redis_result r = redis_client_command(admin, 4, pause, pause_len);
+    ck_assert_msg(r.kind == REDIS_RESULT_OK, "CLIENT PAUSE 60000 WRITE gave %s",
+                  redis_result_kind_name(r.kind));
+    redis_result_free(&r);
+    redis_client_free(admin);
+
+    struct client_pending first, set, gets[GETS];
+    stop_server_with_a_get_in_flight(&lm, &first);
+    set = send_set(lm.pool, lm.key, "held by the pause");
+    for (int i = 0; i < GETS; i++)
+        gets[i] = send_get(lm.pool, lm.key);
+    ck_assert_int_eq(kill(lm.h.pid, SIGCONT), 0);
+    struct redis_result first_r = client_wait_timeout(&first, ANSWER_BOUND_MS);
+    redis_harness_kill(&lm.h);
+    int64_t deadline = test_now_ms() + ANSWER_BOUND_MS;
+    struct redis_result set_r = wait_until(&set, deadline);
+    struct redis_result gets_r[GETS];
+    for (int i = 0; i < GETS; i++)
+        gets_r[i] = wait_until(&gets[i], deadline);
+    struct closer closer;
+    bool closed = close_within_bound(&closer, lm.pool);
+    redis_harness_stop(&lm.h);
+
+    ck_assert_msg(first_r.kind == REDIS_RESULT_VALUE && strcmp(first_r.data, "before") == 0,
+                  "expected the GET sent while the server was stopped to give \"before\" once "
+                  "it went on, got %s %s" CHAPTER_HINT("The pool"),
+                  redis_result_kind_name(first_r.kind), first_r.data != NULL ? first_r.data : "",
+                  chapter_doc());
+    ck_assert_msg(set_r.kind == REDIS_RESULT_IO_ERROR && !is_timeout(&set_r),
+                  "expected the SET that Redis was still keeping back (CLIENT PAUSE ... WRITE) "
+                  "when it was killed to be answered with an I/O error, got %s %s"
+                  CHAPTER_HINT("When a connection breaks"),
+                  redis_result_kind_name(set_r.kind), set_r.data != NULL ? set_r.data : "",
+                  chapter_doc());
+    for (int i = 0; i < GETS; i++) {
+        ck_assert_msg(gets_r[i].kind == REDIS_RESULT_IO_ERROR && !is_timeout(&gets_r[i]),
+                      "expected GET %d of 5, behind that SET in the same batch, to be "
+                      "answered with an I/O error once the connection broke, got %s %s.  Its "
+                      "reply will never come: every command of the batch still owed a reply "
+                      "must be answered (answer_lost)"
+                      CHAPTER_HINT("When a connection breaks"),
+                      i + 1, redis_result_kind_name(gets_r[i].kind),
+                      gets_r[i].data != NULL ? gets_r[i].data : "", chapter_doc());
+        redis_result_free(&gets_r[i]);
+    }
+    redis_result_free(&first_r);
+    redis_result_free(&set_r);
+    expect_closed(closed);
+}
+END_TEST
+
+START_TEST(the_first_reconnect_attempt_comes_at_once)
+{
+    /* Three GETs wait in the channel while the manager waits for a reply
+     * from a stopped server; then the server is killed.  The manager answers
+     * the GET in flight with the loss and starts reconnecting.  The three
+     * queued GETs can only be answered by refuse_for, which quotes
+     * m->failure.  A first attempt made at once fails first ("cannot
+     * connect"), so they quote that attempt; a reconnect that waits before
+     * its first attempt refuses them quoting the lost connection. */
+    enum { QUEUED = 3 };
+    struct lone_manager lm;
+    start_lone_manager(&lm, "first", NULL);
+    struct client_pending lost, queued[QUEUED];
+    stop_server_with_a_get_in_flight(&lm, &lost);
+    for (int i = 0; i < QUEUED; i++)
+        queued[i] = send_get(lm.pool, lm.key);
+    redis_harness_kill(&lm.h); /* SIGKILL ends a stopped process too */
+    int64_t deadline = test_now_ms() + ANSWER_BOUND_MS;
+    struct redis_result lost_r = wait_until(&lost, deadline);
+    struct redis_result queued_r[QUEUED];
+    for (int i = 0; i < QUEUED; i++)
+        queued_r[i] = wait_until(&queued[i], deadline);
+    struct closer closer;
+    bool closed = close_within_bound(&closer, lm.pool);
+    redis_harness_stop(&lm.h);
+
+    ck_assert_msg(lost_r.kind == REDIS_RESULT_IO_ERROR && !is_timeout(&lost_r) &&
+                      lost_r.data != NULL && lost_r.data[0] != '\0',
+                  "expected the GET in flight when the server was killed to be answered with "
+                  "an I/O error, got %s %s" CHAPTER_HINT("When a connection breaks"),
+                  redis_result_kind_name(lost_r.kind), lost_r.data != NULL ? lost_r.data : "",
+                  chapter_doc());
+    for (int i = 0; i < QUEUED; i++) {
+        const char *text = queued_r[i].data != NULL ? queued_r[i].data : "";
+        ck_assert_msg(queued_r[i].kind == REDIS_RESULT_IO_ERROR && !is_timeout(&queued_r[i]) &&
+                          strstr(text, "reconnecting") != NULL,
+                      "expected GET %d of %d, queued while the connection broke, to be refused "
+                      "at once saying the manager is reconnecting, got %s %s"
+                      CHAPTER_HINT("While disconnected: an error at once"),
+                      i + 1, QUEUED, redis_result_kind_name(queued_r[i].kind), text,
+                      chapter_doc());
+        char quoted_loss[600];
+        snprintf(quoted_loss, sizeof quoted_loss, "(%s)", lost_r.data);
+        ck_assert_msg(strstr(text, quoted_loss) == NULL,
+                      "expected the GETs queued when the connection broke to be refused after a "
+                      "first reconnect attempt made at once, quoting why that attempt failed "
+                      "(kept in m->failure); GET %d was refused quoting the lost connection "
+                      "instead:\n  %s\nDoes reconnect wait before its first attempt (or never "
+                      "try)?"
+                      CHAPTER_HINT("Reconnecting, with back-off"),
+                      i + 1, text, chapter_doc());
+        redis_result_free(&queued_r[i]);
+    }
+    redis_result_free(&lost_r);
+    expect_closed(closed);
+}
+END_TEST
+
+START_TEST(the_reconnect_waits_double_from_10_ms_up_to_1_s)
+{
+    /* With the server gone for good, the manager's failed attempts are
+     * logged with the wait before the next: 10, 20, 40, 80, 160, 320, 640,
+     * then 1000 ms (the cap).  The log says it, and the time between the
+     * lines shows that each wait was at least that long.  About 1.3 s. */
+    enum { ATTEMPTS = 8 };
+    struct timed_log timed;
+    FILE *log = timed_log_open(&timed);
+    struct lone_manager lm;
+    start_lone_manager(&lm, "backoff", log);
+    redis_harness_kill(&lm.h);
+    /* The manager notices when it next uses the connection. */
+    struct redis_result r = set_bounded(lm.pool, lm.key, "after");
+    bool answered = r.kind == REDIS_RESULT_IO_ERROR && !is_timeout(&r);
+    redis_result_free(&r);
+    struct logged_attempt seen[ATTEMPTS];
+    static char text[sizeof timed.text];
+    size_t n = 0;
+    /* About 1.3 s of waits; a starter that never tries says so at once. */
+    int64_t deadline = test_now_ms() + RECONNECT_BOUND_MS;
+    while ((n = attempts_logged(&timed, seen, ATTEMPTS, text, sizeof text)) < ATTEMPTS &&
+           strstr(text, "not implemented yet") == NULL && test_now_ms() < deadline)
+        test_sleep_ms(10);
+    struct closer closer;
+    bool closed = close_within_bound(&closer, lm.pool);
+    expect_closed(closed);
+    fclose(log);
+    pthread_mutex_destroy(&timed.lock);
+    redis_harness_stop(&lm.h);
+
+    ck_assert_msg(answered,
+                  "expected the SET that found the connection broken to be answered with an "
+                  "I/O error" CHAPTER_HINT("When a connection breaks"), chapter_doc());
+    ck_assert_msg(n == ATTEMPTS,
+                  "expected the manager to log %d failed reconnect attempts, each as "
+                  "\"manager 0: reconnect attempt N failed (...); next in D ms\", within %d ms "
+                  "of losing a server that never came back; the log had %zu:\n%s"
+                  CHAPTER_HINT("Reconnecting, with back-off"),
+                  ATTEMPTS, RECONNECT_BOUND_MS, n, program_output_tail(text, 1500),
+                  chapter_doc());
+    unsigned expected = MANAGER_BACKOFF_FIRST_MS;
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_msg(seen[i].number == i + 1 && seen[i].delay_ms == expected,
+                      "expected attempt %zu to be logged as \"reconnect attempt %zu failed "
+                      "(...); next in %u ms\": the waits double from %d ms up to at most %d ms "
+                      "(10, 20, 40, ... 640, 1000, 1000).  The log said attempt %u, next in "
+                      "%u ms:\n%s"
+                      CHAPTER_HINT("Reconnecting, with back-off"),
+                      i + 1, i + 1, expected, MANAGER_BACKOFF_FIRST_MS, MANAGER_BACKOFF_MAX_MS,
+                      seen[i].number, seen[i].delay_ms, program_output_tail(text, 1500),
+                      chapter_doc());
+        if (i + 1 < n) {
+            /* From below only: a busy machine makes waits longer, never
+             * shorter.  refuse_for's deadline is in whole milliseconds. */
+            int64_t waited_us = seen[i + 1].at_us - seen[i].at_us;
+            ck_assert_msg(waited_us >= (int64_t)expected * 1000 - 2000,
+                          "expected attempt %zu to come at least %u ms after attempt %zu, as "
+                          "its log line announced; it came %.1f ms after.  Does reconnect wait "
+                          "with refuse_for(m, delay_ms)?"
+                          CHAPTER_HINT("Reconnecting, with back-off"),
+                          i + 2, expected, i + 1, (double)waited_us / 1000, chapter_doc());
+        }
+        expected = expected >= MANAGER_BACKOFF_MAX_MS / 2 ? MANAGER_BACKOFF_MAX_MS : expected * 2;
+    }
 }
 END_TEST
 
@@ -682,11 +1141,14 @@ static void expect_every_caller_answered(const struct callers *c)
         const struct caller *w = &c->threads[t];
         ck_assert_msg(w->hung == 0,
                       "expected every request to be answered; %zu of caller %d's %zu waited "
-                      "%u ms" CHAPTER_HINT("While disconnected: an error at once"),
+                      "%u ms.  A command sent while the manager reconnects must be refused at "
+                      "once; one whose batch lost its connection, answered with the error"
+                      CHAPTER_HINT("While disconnected: an error at once"),
                       w->hung, t, w->answered, w->bound_ms, chapter_doc());
         ck_assert_msg(w->unexpected == 0,
-                      "expected only replies or I/O errors, caller %d got %zu other results",
-                      t, w->unexpected);
+                      "expected only replies or I/O errors, caller %d got %zu other results"
+                      CHAPTER_HINT("When a connection breaks"),
+                      t, w->unexpected, chapter_doc());
     }
 }
 
@@ -717,7 +1179,8 @@ START_TEST(every_caller_is_answered_while_the_server_restarts)
     pool_close(pool);
     redis_harness_stop(&h);
 
-    ck_assert_msg(served, "expected every caller to get an answer from the pool at first");
+    ck_assert_msg(served, "expected every caller to get an answer from the pool at first"
+                  CHAPTER_HINT("The pool"), chapter_doc());
     ck_assert_msg(failed, "expected every caller to get an error once the server was killed"
                   CHAPTER_HINT("When a connection breaks"), chapter_doc());
     ck_assert_msg(back_while_down == 0, "expected no command to succeed while the server was "
@@ -762,7 +1225,8 @@ START_TEST(every_caller_is_answered_soon_after_the_server_freezes)
     pool_close(pool);
     redis_harness_stop(&h);
 
-    ck_assert_msg(served, "expected every caller to get an answer from the pool at first");
+    ck_assert_msg(served, "expected every caller to get an answer from the pool at first"
+                  CHAPTER_HINT("The pool"), chapter_doc());
     ck_assert_msg(frozen, "the test could not freeze its server");
     ck_assert_msg(noticed, "expected every caller to get an error within %d ms of the freeze"
                   CHAPTER_HINT("When a connection breaks"), FROZEN_FIRST_ERROR_BOUND_MS,
@@ -809,20 +1273,6 @@ START_TEST(closing_the_pool_runs_every_queued_command_first)
 }
 END_TEST
 
-struct closer {
-    struct pool *pool;
-    struct oneshot_sender *done;
-};
-
-static void *close_pool_main(void *arg)
-{
-    struct closer *c = arg;
-    pool_close(c->pool);
-    int yes = 1;
-    oneshot_send(c->done, &yes);
-    return NULL;
-}
-
 START_TEST(closing_a_pool_whose_server_is_gone_answers_everyone_and_ends)
 {
     enum { N = 3, COMMANDS = 60 };
@@ -839,25 +1289,22 @@ START_TEST(closing_a_pool_whose_server_is_gone_answers_everyone_and_ends)
         ck_assert(command_set(&cmd, key, strlen(key), "x", 1) == 0);
         pending[i] = client_send(pool, &cmd);
     }
-    /* Close on another thread, so that a pool_close that never returns
-     * fails the test instead of hanging it. */
-    struct closer closer = { .pool = pool };
-    struct oneshot_receiver *done;
-    ck_assert_int_eq(oneshot_channel(sizeof(int), NULL, &closer.done, &done), 0);
-    pthread_t thread;
-    ck_assert_int_eq(pthread_create(&thread, NULL, close_pool_main, &closer), 0);
-    int yes;
-    enum chan_status closed = oneshot_recv_timeout(done, &yes, RECONNECT_BOUND_MS);
-    ck_assert_msg(closed == CHAN_OK,
-                  "expected pool_close to return while its managers wait to reconnect to a "
-                  "server that is gone; it did not within %d ms"
-                  CHAPTER_HINT("Closing the pool"),
-                  RECONNECT_BOUND_MS, chapter_doc());
-    pthread_join(thread, NULL);
-    oneshot_receiver_drop(done);
+    struct closer closer;
+    expect_closed(close_within_bound(&closer, pool));
+    int64_t deadline = test_now_ms() + ANSWER_BOUND_MS;
     for (int i = 0; i < COMMANDS; i++) {
-        struct redis_result r = client_wait_timeout(&pending[i], ANSWER_BOUND_MS);
-        ck_assert_msg(r.kind == REDIS_RESULT_IO_ERROR && !is_timeout(&r),
+        struct redis_result r = wait_until(&pending[i], deadline);
+        /* Sent after the kill: the first batch finds the connection broken
+         * (answered with the loss), the rest are refused while the manager
+         * reconnects, or by the close. */
+        ck_assert_msg(!is_timeout(&r),
+                      "expected SET number %d, sent after the server was killed, to be "
+                      "answered with an I/O error; it was not answered within %d ms.  Every "
+                      "command of a batch whose connection broke must be answered "
+                      "(answer_lost), and every command sent while reconnecting refused"
+                      CHAPTER_HINT("When a connection breaks"),
+                      i, ANSWER_BOUND_MS, chapter_doc());
+        ck_assert_msg(r.kind == REDIS_RESULT_IO_ERROR,
                       "expected SET number %d to be answered with an I/O error, got %s %s"
                       CHAPTER_HINT("Closing the pool"),
                       i, redis_result_kind_name(r.kind), r.data != NULL ? r.data : "",
@@ -885,15 +1332,19 @@ START_TEST(the_program_checks_every_reply_and_exits_0)
     char outcome[128];
     ck_assert_msg(run.exit_code == 0, "expected exit 0, the program %s; stderr:\n%s"
                   CHAPTER_HINT("A run"),
-                  program_run_outcome(&run, outcome, sizeof outcome), run.err, chapter_doc());
-    const char *lines[] = {
-        "requests: 1200 sent, 1200 answered as expected, 0 wrong, 0 errors\n",
-        "all 3 connections carried commands\n",
+                  program_run_outcome(&run, outcome, sizeof outcome),
+                  program_output_tail(run.err, 2000), chapter_doc());
+    /* Each line, and where to read up when it is missing. */
+    const char *lines[][2] = {
+        { "requests: 1200 sent, 1200 answered as expected, 0 wrong, 0 errors\n",
+          "Commands for one key stay in order" },
+        { "all 3 connections carried commands\n", "Which manager gets a command" },
     };
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
-        ck_assert_msg(strstr(run.out, lines[i]) != NULL,
-                      "expected the report to say \"%s\"; it said:\n%s" CHAPTER_HINT("A run"),
-                      lines[i], run.out, chapter_doc());
+        ck_assert_msg(strstr(run.out, lines[i][0]) != NULL,
+                      "expected the report to say \"%s\"; it said:\n%s" CHAPTER_HINT("%s"),
+                      lines[i][0], program_output_tail(run.out, 2000), lines[i][1],
+                      chapter_doc());
     program_run_free(&run);
 }
 END_TEST
@@ -920,7 +1371,8 @@ START_TEST(a_bad_url_or_an_unreachable_server_exits_with_2)
                       "expected exit 2 and \"%s\" on stderr with %s; the program %s, "
                       "stderr:\n%s" CHAPTER_HINT("A run"),
                       cases[i].says, cases[i].env,
-                      program_run_outcome(&run, outcome, sizeof outcome), run.err,
+                      program_run_outcome(&run, outcome, sizeof outcome),
+                      program_output_tail(run.err, 2000),
                       chapter_doc());
         program_run_free(&run);
     }
@@ -934,6 +1386,7 @@ static Suite *chapter_suite(void)
     TCase *routing = tcase_create("routing");
     tcase_set_timeout(routing, 60);
     tcase_add_test(routing, every_key_goes_to_one_manager_and_keys_spread_over_all);
+    tcase_add_test(routing, keys_that_differ_only_in_the_high_bits_of_a_byte_spread_too);
     tcase_add_test(routing, a_command_runs_on_the_manager_its_key_routes_to);
     tcase_add_test(routing, commands_for_one_key_stay_in_order_under_concurrency);
     suite_add_tcase(s, routing);
@@ -942,6 +1395,9 @@ static Suite *chapter_suite(void)
     tcase_set_timeout(faults, 120);
     tcase_add_test(faults, a_killed_connection_is_replaced_while_the_others_keep_serving);
     tcase_add_test(faults, the_pool_survives_a_server_restart_on_the_same_port);
+    tcase_add_test(faults, every_command_of_a_broken_batch_is_answered);
+    tcase_add_test(faults, the_first_reconnect_attempt_comes_at_once);
+    tcase_add_test(faults, the_reconnect_waits_double_from_10_ms_up_to_1_s);
     tcase_add_test(faults, every_caller_is_answered_while_the_server_restarts);
     tcase_add_test(faults, every_caller_is_answered_soon_after_the_server_freezes);
     suite_add_tcase(s, faults);

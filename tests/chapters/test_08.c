@@ -35,14 +35,15 @@
 
 /* ---- A thread blocked in one channel call --------------------------------- */
 
-enum op_kind { OP_SEND, OP_RECV, OP_WAIT_CLOSED };
+enum op_kind { OP_SEND, OP_RECV, OP_WAIT_CLOSED, OP_RESERVE_MANY };
 
 struct op {
     pthread_t thread;
     enum op_kind kind;
     struct mpsc_sender *tx;
     struct mpsc_receiver *rx;
-    int value;
+    int value;              /* OP_RESERVE_MANY: how many slots */
+    struct mpsc_permit permit; /* OP_RESERVE_MANY's, on CHAN_OK */
     enum chan_status status;
     bool done;              /* under done_lock */
 };
@@ -65,6 +66,9 @@ static void *run_op(void *arg)
         break;
     case OP_WAIT_CLOSED:
         st = mpsc_sender_wait_closed_timeout(op->tx, 60000);
+        break;
+    case OP_RESERVE_MANY:
+        st = mpsc_reserve_many(op->tx, (size_t)op->value, &op->permit);
         break;
     }
     pthread_mutex_lock(&done_lock);
@@ -99,6 +103,29 @@ static bool still_blocked_after_50ms(struct op *op)
     return !op_done(op);
 }
 
+/* Starts `op` and checks that it waits, as it must: what it waits for has
+ * not happened. */
+static void start_waiting_op(struct op *op, enum op_kind kind, struct mpsc_sender *tx,
+                             struct mpsc_receiver *rx, int value)
+{
+    static const char *const call[] = {
+        [OP_SEND] = "mpsc_send on a full channel",
+        [OP_RECV] = "mpsc_recv on an empty, open channel",
+        [OP_WAIT_CLOSED] = "mpsc_sender_wait_closed_timeout on an open channel",
+        [OP_RESERVE_MANY] = "mpsc_reserve_many of more slots than are free",
+    };
+    static const char *const section[] = {
+        [OP_SEND] = "Waiting for room",
+        [OP_RECV] = "Waiting for an element",
+        [OP_WAIT_CLOSED] = "Close must wake everyone",
+        [OP_RESERVE_MANY] = "Waiting for room",
+    };
+    start_op(op, kind, tx, rx, value);
+    ck_assert_msg(still_blocked_after_50ms(op), "expected %s to wait, it returned %s"
+                  CHAPTER_HINT("%s"),
+                  call[kind], chan_status_name(op->status), section[kind], chapter_doc());
+}
+
 /* Waits up to WAKE_BOUND_MS for all `n` ops to return; how many did. */
 static int wait_for_ops(struct op *ops, int n)
 {
@@ -118,6 +145,39 @@ static int wait_for_ops(struct op *ops, int n)
     return finished;
 }
 
+/* mpsc_send on a channel that has room: it must not wait, and succeed. */
+static void expect_send_ok(struct mpsc_sender *tx, int value)
+{
+    enum chan_status st = mpsc_send(tx, &value);
+    ck_assert_msg(st == CHAN_OK,
+                  "expected mpsc_send on an open channel with room to return CHAN_OK at once, "
+                  "got %s" CHAPTER_HINT("Waiting for room"),
+                  chan_status_name(st), chapter_doc());
+}
+
+/* mpsc_recv on a channel that holds an element: the oldest, at once. */
+static int expect_recv_ok(struct mpsc_receiver *rx)
+{
+    int v = -1;
+    enum chan_status st = mpsc_recv(rx, &v);
+    ck_assert_msg(st == CHAN_OK,
+                  "expected mpsc_recv on a channel holding an element to return CHAN_OK at "
+                  "once, got %s" CHAPTER_HINT("Waiting for an element"),
+                  chan_status_name(st), chapter_doc());
+    return v;
+}
+
+/* After a close: every op must have returned, or the close woke nobody. */
+static void expect_ops_end_after_close(struct op *ops, int n)
+{
+    int ended = wait_for_ops(ops, n);
+    ck_assert_msg(ended == n,
+                  "expected all %d threads still waiting to return once the channel was "
+                  "closed, only %d did within %d ms: does close_channel wake everyone?"
+                  CHAPTER_HINT("Close must wake everyone"),
+                  n, ended, WAKE_BOUND_MS, chapter_doc());
+}
+
 /* ---- The chapter's own tests ---------------------------------------------- */
 
 START_TEST(send_on_a_full_channel_waits_until_the_receiver_makes_room)
@@ -125,25 +185,20 @@ START_TEST(send_on_a_full_channel_waits_until_the_receiver_makes_room)
     struct mpsc_sender *tx;
     struct mpsc_receiver *rx;
     ck_assert_int_eq(mpsc_channel(1, sizeof(int), NULL, &tx, &rx), 0);
-    ck_assert_msg(mpsc_send(tx, &(int){ 1 }) == CHAN_OK,
-                  "expected mpsc_send on an empty channel to return CHAN_OK"
-                  CHAPTER_HINT("Waiting for room"), chapter_doc());
+    expect_send_ok(tx, 1);
     struct op sender;
-    start_op(&sender, OP_SEND, tx, NULL, 2);
-    ck_assert_msg(still_blocked_after_50ms(&sender),
-                  "expected mpsc_send on a full channel to wait, it returned %s"
-                  CHAPTER_HINT("Waiting for room"),
-                  chan_status_name(sender.status), chapter_doc());
-    int v;
-    ck_assert_int_eq(mpsc_recv(rx, &v), CHAN_OK);
+    start_waiting_op(&sender, OP_SEND, tx, NULL, 2);
+    expect_recv_ok(rx);
     ck_assert_msg(wait_for_ops(&sender, 1) == 1,
                   "expected the waiting sender to wake once mpsc_recv freed a slot, it was "
                   "still asleep after %d ms: does a receive wake a sender (room_made)?"
                   CHAPTER_HINT("Waiting for room"), WAKE_BOUND_MS, chapter_doc());
     pthread_join(sender.thread, NULL);
-    ck_assert_int_eq(sender.status, CHAN_OK);
-    ck_assert_int_eq(mpsc_recv(rx, &v), CHAN_OK);
-    ck_assert_int_eq(v, 2);
+    int v = expect_recv_ok(rx);
+    ck_assert_msg(sender.status == CHAN_OK && v == 2,
+                  "expected the woken sender to get CHAN_OK and its 2 to be received next, got "
+                  "%s and %d" CHAPTER_HINT("Waiting for room"),
+                  chan_status_name(sender.status), v, chapter_doc());
     mpsc_sender_drop(tx);
     mpsc_receiver_drop(rx);
 }
@@ -155,12 +210,8 @@ START_TEST(recv_on_an_empty_channel_waits_until_a_send)
     struct mpsc_receiver *rx;
     ck_assert_int_eq(mpsc_channel(2, sizeof(int), NULL, &tx, &rx), 0);
     struct op receiver;
-    start_op(&receiver, OP_RECV, NULL, rx, 0);
-    ck_assert_msg(still_blocked_after_50ms(&receiver),
-                  "expected mpsc_recv on an empty, open channel to wait, it returned %s"
-                  CHAPTER_HINT("Waiting for an element"),
-                  chan_status_name(receiver.status), chapter_doc());
-    ck_assert_int_eq(mpsc_send(tx, &(int){ 42 }), CHAN_OK);
+    start_waiting_op(&receiver, OP_RECV, NULL, rx, 0);
+    expect_send_ok(tx, 42);
     ck_assert_msg(wait_for_ops(&receiver, 1) == 1,
                   "expected the waiting receiver to wake when an element was sent, it was "
                   "still asleep after %d ms"
@@ -182,8 +233,7 @@ START_TEST(dropping_the_last_sender_wakes_the_waiting_receiver_with_closed)
     ck_assert_int_eq(mpsc_channel(2, sizeof(int), NULL, &tx, &rx), 0);
     struct mpsc_sender *second = mpsc_sender_clone(tx);
     struct op receiver;
-    start_op(&receiver, OP_RECV, NULL, rx, 0);
-    ck_assert(still_blocked_after_50ms(&receiver));
+    start_waiting_op(&receiver, OP_RECV, NULL, rx, 0);
     mpsc_sender_drop(tx);
     ck_assert_msg(still_blocked_after_50ms(&receiver),
                   "expected the receiver to keep waiting while one sender is left, it "
@@ -191,14 +241,26 @@ START_TEST(dropping_the_last_sender_wakes_the_waiting_receiver_with_closed)
                   CHAPTER_HINT("Close and drop"), chan_status_name(receiver.status),
                   chapter_doc());
     mpsc_sender_drop(second);
-    ck_assert_msg(wait_for_ops(&receiver, 1) == 1,
+    bool woke = wait_for_ops(&receiver, 1) == 1;
+    /* Asleep on a closed channel: the close woke nobody.  Asleep on an
+     * open one: the drop never closed it. */
+    bool closed = mpsc_is_closed(rx);
+    ck_assert_msg(woke,
                   "expected the waiting receiver to wake when the last sender was dropped, "
-                  "it was still asleep after %d ms"
-                  CHAPTER_HINT("Close and drop"), WAKE_BOUND_MS, chapter_doc());
+                  "it was still asleep after %d ms, and the channel was %s"
+                  CHAPTER_HINT("%s"),
+                  WAKE_BOUND_MS,
+                  closed ? "closed: does close_channel wake the receiver (not_empty)?"
+                         : "still open: does the last sender's drop close it?",
+                  closed ? "Close must wake everyone" : "Close and drop", chapter_doc());
     pthread_join(receiver.thread, NULL);
     ck_assert_msg(receiver.status == CHAN_CLOSED,
-                  "expected CHAN_CLOSED once the last sender was gone, got %s"
-                  CHAPTER_HINT("Close and drop"), chan_status_name(receiver.status),
+                  "expected CHAN_CLOSED once the last sender was gone, got %s%s"
+                  CHAPTER_HINT("%s"), chan_status_name(receiver.status),
+                  receiver.status == CHAN_OK ? " with nothing sent: the receiver's wait must "
+                                               "check again after waking (a `while`)"
+                                             : "",
+                  receiver.status == CHAN_OK ? "Waiting for an element" : "Close and drop",
                   chapter_doc());
     mpsc_receiver_drop(rx);
 }
@@ -210,14 +272,10 @@ START_TEST(closing_wakes_every_sender_blocked_on_a_full_channel)
     struct mpsc_sender *tx;
     struct mpsc_receiver *rx;
     ck_assert_int_eq(mpsc_channel(1, sizeof(int), NULL, &tx, &rx), 0);
-    ck_assert_int_eq(mpsc_send(tx, &(int){ 0 }), CHAN_OK);
+    expect_send_ok(tx, 0);
     struct op senders[SENDERS];
     for (int i = 0; i < SENDERS; i++) {
-        start_op(&senders[i], OP_SEND, tx, NULL, i + 1);
-        ck_assert_msg(still_blocked_after_50ms(&senders[i]),
-                      "expected mpsc_send on a full channel to wait, it returned %s"
-                      CHAPTER_HINT("Waiting for room"),
-                      chan_status_name(senders[i].status), chapter_doc());
+        start_waiting_op(&senders[i], OP_SEND, tx, NULL, i + 1);
     }
     mpsc_receiver_close(rx);
     int woke = wait_for_ops(senders, SENDERS);
@@ -229,7 +287,10 @@ START_TEST(closing_wakes_every_sender_blocked_on_a_full_channel)
                   SENDERS, woke, WAKE_BOUND_MS, chapter_doc());
     for (int i = 0; i < SENDERS; i++) {
         pthread_join(senders[i].thread, NULL);
-        ck_assert_int_eq(senders[i].status, CHAN_CLOSED);
+        ck_assert_msg(senders[i].status == CHAN_CLOSED,
+                      "expected a sender woken by the close to return CHAN_CLOSED, got %s"
+                      CHAPTER_HINT("Waiting for room"),
+                      chan_status_name(senders[i].status), chapter_doc());
     }
     mpsc_sender_drop(tx);
     mpsc_receiver_drop(rx);
@@ -245,14 +306,11 @@ START_TEST(a_freed_slot_reaches_the_sender_even_when_another_thread_waits_too)
     struct mpsc_sender *tx;
     struct mpsc_receiver *rx;
     ck_assert_int_eq(mpsc_channel(1, sizeof(int), NULL, &tx, &rx), 0);
-    ck_assert_int_eq(mpsc_send(tx, &(int){ 0 }), CHAN_OK);
+    expect_send_ok(tx, 0);
     struct op watcher, sender;
-    start_op(&watcher, OP_WAIT_CLOSED, tx, NULL, 0);
-    ck_assert(still_blocked_after_50ms(&watcher));
-    start_op(&sender, OP_SEND, tx, NULL, 1);
-    ck_assert(still_blocked_after_50ms(&sender));
-    int v;
-    ck_assert_int_eq(mpsc_recv(rx, &v), CHAN_OK);
+    start_waiting_op(&watcher, OP_WAIT_CLOSED, tx, NULL, 0);
+    start_waiting_op(&sender, OP_SEND, tx, NULL, 1);
+    expect_recv_ok(rx);
     ck_assert_msg(wait_for_ops(&sender, 1) == 1,
                   "expected the blocked sender to wake when a slot was freed while another "
                   "thread waited for the close, it was still asleep after %d ms"
@@ -263,11 +321,142 @@ START_TEST(a_freed_slot_reaches_the_sender_even_when_another_thread_waits_too)
                   CHAPTER_HINT("Signal or broadcast"), chan_status_name(watcher.status),
                   chapter_doc());
     mpsc_receiver_close(rx);
-    ck_assert_int_eq(wait_for_ops(&watcher, 1), 1);
+    ck_assert_msg(wait_for_ops(&watcher, 1) == 1,
+                  "expected mpsc_sender_wait_closed_timeout to return when the receiver closed "
+                  "the channel, it was still waiting after %d ms: does close_channel wake "
+                  "every thread waiting on not_full?"
+                  CHAPTER_HINT("Close must wake everyone"), WAKE_BOUND_MS, chapter_doc());
     pthread_join(sender.thread, NULL);
     pthread_join(watcher.thread, NULL);
-    ck_assert_int_eq(sender.status, CHAN_OK);
-    ck_assert_int_eq(watcher.status, CHAN_CLOSED);
+    ck_assert_msg(sender.status == CHAN_OK && watcher.status == CHAN_CLOSED,
+                  "expected the sender to get CHAN_OK and the watcher CHAN_CLOSED, got %s and "
+                  "%s" CHAPTER_HINT("Signal or broadcast"),
+                  chan_status_name(sender.status), chan_status_name(watcher.status),
+                  chapter_doc());
+    mpsc_sender_drop(tx);
+    mpsc_receiver_drop(rx);
+}
+END_TEST
+
+START_TEST(a_send_that_times_out_on_a_full_channel_keeps_its_element)
+{
+    /* Nobody receives: the wait can only end by running out of time, and
+     * then the channel is as full as before.  A sender that waits with `if`
+     * takes the end of its wait for room, and pushes into a full channel. */
+    struct mpsc_sender *tx;
+    struct mpsc_receiver *rx;
+    ck_assert_int_eq(mpsc_channel(1, sizeof(int), NULL, &tx, &rx), 0);
+    expect_send_ok(tx, 1);
+    enum chan_status st = mpsc_send_timeout(tx, &(int){ 2 }, 50);
+    size_t len = mpsc_len(rx);
+    ck_assert_msg(st == CHAN_TIMEOUT && len == 1,
+                  "expected mpsc_send_timeout on a full channel that nobody receives from to "
+                  "return CHAN_TIMEOUT and leave 1 element queued, got %s and %zu queued.  A "
+                  "wake-up proves nothing: after every wait, check for room again (a "
+                  "`while`, not an `if`)"
+                  CHAPTER_HINT("Waiting for room"),
+                  chan_status_name(st), len, chapter_doc());
+    mpsc_sender_drop(tx);
+    mpsc_receiver_drop(rx);
+}
+END_TEST
+
+START_TEST(a_receive_that_times_out_on_an_empty_channel_returns_timeout)
+{
+    /* Nobody sends: the wait can only end by running out of time, and the
+     * channel is still empty.  A receiver that waits with `if` takes the end
+     * of its wait for an element, and "receives" from an empty channel. */
+    struct mpsc_sender *tx;
+    struct mpsc_receiver *rx;
+    ck_assert_int_eq(mpsc_channel(2, sizeof(int), NULL, &tx, &rx), 0);
+    int v = -1;
+    enum chan_status st = mpsc_recv_timeout(rx, &v, 50);
+    ck_assert_msg(st == CHAN_TIMEOUT,
+                  "expected mpsc_recv_timeout on an empty channel that nobody sends to to "
+                  "return CHAN_TIMEOUT, got %s.  A wake-up proves nothing: after every wait, "
+                  "check for an element again (a `while`, not an `if`)"
+                  CHAPTER_HINT("Waiting for an element"),
+                  chan_status_name(st), chapter_doc());
+    mpsc_sender_drop(tx);
+    mpsc_receiver_drop(rx);
+}
+END_TEST
+
+START_TEST(reserving_more_slots_than_the_capacity_fails_at_once)
+{
+    /* A channel of 2 can never have 3 free slots: mpsc_reserve_many(3) must
+     * say CHAN_FULL at once, not wait for room that will never come. */
+    struct mpsc_sender *tx;
+    struct mpsc_receiver *rx;
+    ck_assert_int_eq(mpsc_channel(2, sizeof(int), NULL, &tx, &rx), 0);
+    struct op reserver;
+    start_op(&reserver, OP_RESERVE_MANY, tx, NULL, 3);
+    bool returned = wait_for_ops(&reserver, 1) == 1;
+    if (!returned) {
+        mpsc_receiver_close(rx); /* lets it go, so the test leaves no thread behind */
+        expect_ops_end_after_close(&reserver, 1);
+    }
+    pthread_join(reserver.thread, NULL);
+    ck_assert_msg(returned && reserver.status == CHAN_FULL,
+                  "expected mpsc_reserve_many of 3 slots on a channel of capacity 2 to return "
+                  "CHAN_FULL at once; it %s.  More slots than the capacity can never be free: "
+                  "wait_for_room says so before it waits"
+                  CHAPTER_HINT("Waiting for room"),
+                  returned ? chan_status_name(reserver.status) : "was still waiting after 10 s",
+                  chapter_doc());
+    mpsc_permit_drop(&reserver.permit);
+    mpsc_sender_drop(tx);
+    mpsc_receiver_drop(rx);
+}
+END_TEST
+
+START_TEST(a_freed_slot_reaches_the_sender_even_when_a_reserve_many_waits_too)
+{
+    /* Three threads wait in mpsc_reserve_many for 2 slots each, then one in
+     * mpsc_send for 1, on a full channel of 2.  One receive frees one slot:
+     * only the sender can use it.  If room_made signalled (woke one waiter)
+     * it would most likely wake a reserve_many, the first to wait, which
+     * goes back to sleep: the sender would sleep on beside a free slot.
+     * Counted in odd_waiters, the reserve_many waiters make it broadcast. */
+    enum { RESERVERS = 3 };
+    struct mpsc_sender *tx;
+    struct mpsc_receiver *rx;
+    ck_assert_int_eq(mpsc_channel(2, sizeof(int), NULL, &tx, &rx), 0);
+    expect_send_ok(tx, 0);
+    expect_send_ok(tx, 1);
+    struct op reservers[RESERVERS], sender;
+    for (int i = 0; i < RESERVERS; i++) {
+        start_waiting_op(&reservers[i], OP_RESERVE_MANY, tx, NULL, 2);
+    }
+    start_waiting_op(&sender, OP_SEND, tx, NULL, 2);
+    expect_recv_ok(rx);
+    bool sent = wait_for_ops(&sender, 1) == 1;
+    /* One slot was freed and taken again: none of the reserve_many calls
+     * can have got its two. */
+    int reserved = 0;
+    for (int i = 0; i < RESERVERS; i++)
+        reserved += op_done(&reservers[i]);
+    /* Closing lets every thread go, so the test leaves none behind. */
+    mpsc_receiver_close(rx);
+    expect_ops_end_after_close(reservers, RESERVERS);
+    expect_ops_end_after_close(&sender, 1);
+    for (int i = 0; i < RESERVERS; i++) {
+        pthread_join(reservers[i].thread, NULL);
+        mpsc_permit_drop(&reservers[i].permit);
+    }
+    pthread_join(sender.thread, NULL);
+    ck_assert_msg(sent && sender.status == CHAN_OK,
+                  "expected the blocked sender to get the slot a receive freed while three "
+                  "mpsc_reserve_many calls for 2 slots waited too; it %s.  Is a waiter with "
+                  "need != 1 counted in odd_waiters while it waits, so that room_made "
+                  "broadcasts?"
+                  CHAPTER_HINT("Signal or broadcast"),
+                  sent ? chan_status_name(sender.status) : "was still asleep after 10 s",
+                  chapter_doc());
+    ck_assert_msg(reserved == 0,
+                  "expected no mpsc_reserve_many of 2 slots to return while at most one slot "
+                  "was free, but %d did" CHAPTER_HINT("Waiting for room"),
+                  reserved, chapter_doc());
     mpsc_sender_drop(tx);
     mpsc_receiver_drop(rx);
 }
@@ -318,6 +507,10 @@ static Suite *chapter_suite(void)
     tcase_add_test(tc, dropping_the_last_sender_wakes_the_waiting_receiver_with_closed);
     tcase_add_test(tc, closing_wakes_every_sender_blocked_on_a_full_channel);
     tcase_add_test(tc, a_freed_slot_reaches_the_sender_even_when_another_thread_waits_too);
+    tcase_add_test(tc, a_send_that_times_out_on_a_full_channel_keeps_its_element);
+    tcase_add_test(tc, a_receive_that_times_out_on_an_empty_channel_returns_timeout);
+    tcase_add_test(tc, reserving_more_slots_than_the_capacity_fails_at_once);
+    tcase_add_test(tc, a_freed_slot_reaches_the_sender_even_when_a_reserve_many_waits_too);
     tcase_add_test(tc, the_program_delivers_every_message_in_order_then_ends);
     tcase_add_test(tc, a_bad_option_exits_with_2);
     suite_add_tcase(s, tc);

@@ -153,6 +153,12 @@ const char *program_run_outcome(const struct program_run *run, char *buf, size_t
     return buf;
 }
 
+const char *program_output_tail(const char *text, size_t max)
+{
+    size_t len = strlen(text);
+    return len > max ? text + len - max : text;
+}
+
 const char *chapter_program(void)
 {
     const char *p = getenv("CHAPTER_PROGRAM");

@@ -33,6 +33,12 @@ void program_run_free(struct program_run *run);
 /* "exited with 3", "killed by SIGSEGV", "hung (killed after 5000 ms)". */
 const char *program_run_outcome(const struct program_run *run, char *buf, size_t len);
 
+/* The last `max` bytes of `text` (all of it if shorter).  A failure message
+ * quotes a program's output through this: the end is where its summary and
+ * its error are, and Check refuses a message longer than a few KiB (a
+ * sanitizer's report alone can be longer). */
+const char *program_output_tail(const char *text, size_t max);
+
 /* $CHAPTER_PROGRAM, set by `make test-NN`: the chapter's program. */
 const char *chapter_program(void);
 

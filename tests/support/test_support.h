@@ -37,6 +37,14 @@ bool test_process_is_gone(pid_t pid);
 /* Waits until test_process_is_gone(pid), for at most `ms`; false if it is
  * still there then. */
 bool test_wait_until_gone(pid_t pid, unsigned ms);
+/* Runs LeakSanitizer's check now, in a build that has it (SAN=address):
+ * true if memory has leaked so far in this process - the report, with
+ * where each leaked block was allocated, is already on stderr.  Other
+ * builds cannot tell, and always say false (valgrind reports leaks on its
+ * own).  A test calls it once its scenario is over and everything it
+ * made is freed, so that a leak fails the test with a message naming the
+ * section that says who frees what. */
+bool test_leaks_found(void);
 
 /* A chapter test binary's whole main(): makes Ctrl-C stop any private
  * server a test started and a write to a dead connection an error result
