@@ -129,6 +129,8 @@ void cli_print_usage(const struct cli_program *program, FILE *out)
         fputc('\n', out);
     }
     fprintf(out, "  --help%*sprint this help\n", help_column - 8, "");
+    if (program->epilog != NULL)
+        fprintf(out, "%s\n", program->epilog);
 }
 
 /* Stores `arg` into option o, or says on err why it cannot. */

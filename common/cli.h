@@ -52,6 +52,7 @@ struct cli_option {
 struct cli_program {
     const char *name;        /* "02-mutex": the first word of every message */
     const char *summary;     /* what the program does; printed by --help */
+    const char *epilog;      /* printed after the options, or NULL */
     const struct cli_option *options;
     size_t option_count;
 };

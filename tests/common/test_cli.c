@@ -239,6 +239,25 @@ START_TEST(a_long_usage_line_wraps_under_the_program_name)
 }
 END_TEST
 
+START_TEST(the_epilog_follows_the_options)
+{
+    size_t n = 2;
+    const struct cli_option options[] = { { .name = "n", .count = &n, .min = 1, .max = 9 } };
+    const struct cli_program program = { .name = "demo", .summary = "Does a demo.",
+                                         .epilog = "Redis: see $REDIS_URL.",
+                                         CLI_OPTIONS(options) };
+    char *text;
+    size_t len;
+    FILE *out = open_memstream(&text, &len);
+    cli_print_usage(&program, out);
+    fclose(out);
+    const char *want_end = "  --help  print this help\nRedis: see $REDIS_URL.\n";
+    ck_assert_msg(len >= strlen(want_end) && strcmp(text + len - strlen(want_end), want_end) == 0,
+                  "expected the usage to end with\n%sgot\n%s", want_end, text);
+    free(text);
+}
+END_TEST
+
 /* ---- cli_parse_count ----------------------------------------------------------------- */
 
 START_TEST(a_number_in_range_is_accepted)
@@ -288,6 +307,7 @@ Suite *cli_suite(void)
     tc = tcase_create("usage");
     tcase_add_test(tc, the_usage_shows_every_option_with_its_range_choices_and_default);
     tcase_add_test(tc, a_long_usage_line_wraps_under_the_program_name);
+    tcase_add_test(tc, the_epilog_follows_the_options);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("parse_count");
