@@ -6,6 +6,9 @@
  *
  *   - The learner's starting code in chapters/: each exercise region of a
  *     solution file is replaced by the starter lines written beside it.
+ *     Only the chapter's own exercises are: in solutions/06-x/, a region
+ *     marked `exercise 05` (a file chapter 06 inherited from chapter 05)
+ *     keeps its solution, because the learner did it in chapter 05.
  *
  *         //> exercise 02
  *         pthread_mutex_lock(&shared->lock);          <- the solution
@@ -183,17 +186,37 @@ static bool names(const char *text, const char *kind, const char *name)
 
 /* ---- snip starter -------------------------------------------------------------- */
 
+/* The chapter a path belongs to: NN of the first folder named "NN-...",
+ * or "" when there is none. */
+static void chapter_of(const char *path, char out[3])
+{
+    out[0] = '\0';
+    for (const char *p = path; *p != '\0'; p++) {
+        bool folder_start = p == path || p[-1] == '/';
+        if (folder_start && isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1]) &&
+            p[2] == '-' && strchr(p, '/') != NULL) {
+            out[0] = p[0];
+            out[1] = p[1];
+            out[2] = '\0';
+            return;
+        }
+    }
+}
+
 static int cmd_starter(const char *path)
 {
     struct lines l = read_lines(path);
-    enum { OUTSIDE, SOLUTION, STARTER } state = OUTSIDE;
+    char chapter[3];
+    chapter_of(path, chapter);
+    /* KEPT: an earlier chapter's exercise, printed with its solution. */
+    enum { OUTSIDE, SOLUTION, STARTER, KEPT, KEPT_STARTER } state = OUTSIDE;
     for (size_t i = 0; i < l.count; i++) {
         const char *line = l.at[i];
         const char *m;
         if ((m = marker(line, '>')) && names(m, "exercise", NULL)) {
             if (state != OUTSIDE)
                 die("%s:%zu: an exercise opened inside another", path, i + 1);
-            state = SOLUTION;
+            state = chapter[0] == '\0' || names(m, "exercise", chapter) ? SOLUTION : KEPT;
             continue;
         }
         if ((m = marker(line, '<')) && names(m, "exercise", NULL)) {
@@ -205,10 +228,12 @@ static int cmd_starter(const char *path)
         if ((m = marker(line, '|'))) {
             if (state == OUTSIDE)
                 die("%s:%zu: a starter line outside an exercise", path, i + 1);
-            if (state == SOLUTION) {
-                state = STARTER; /* the "//| starter" line itself */
+            if (state == SOLUTION || state == KEPT) {
+                state = state == KEPT ? KEPT_STARTER : STARTER; /* the "//| starter" line */
                 continue;
             }
+            if (state == KEPT_STARTER)
+                continue;
             /* Keep the indentation in front of the marker, drop "//| ". */
             int indent = (int)(strstr(line, "//|") - line);
             if (*m == ' ')
@@ -221,7 +246,7 @@ static int cmd_starter(const char *path)
         }
         if (is_any_marker(line))
             continue; /* snippet markers: not for the learner's copy */
-        if (state == OUTSIDE)
+        if (state == OUTSIDE || state == KEPT)
             printf("%s\n", line);
     }
     if (state != OUTSIDE)
