@@ -10,12 +10,15 @@
 #include <sys/resource.h>
 #include <time.h>
 
-int report_init(struct report *r, const char *program, size_t count)
+int report_init(struct report *r, const char *program, size_t count, size_t worker_size)
 {
-    *r = (struct report){ .program = program, .unit = "thread", .count = count };
+    *r = (struct report){ .program = program, .unit = "thread", .count = count,
+                          .worker_size = worker_size };
     r->slots = calloc(count > 0 ? count : 1, sizeof *r->slots);
     r->threads = calloc(count > 0 ? count : 1, sizeof(pthread_t));
-    if (r->slots == NULL || r->threads == NULL) {
+    if (worker_size > 0)
+        r->workers = calloc(count > 0 ? count : 1, worker_size);
+    if (r->slots == NULL || r->threads == NULL || (worker_size > 0 && r->workers == NULL)) {
         report_free(r);
         fprintf(stderr, "%s: out of memory\n", program);
         return -1;
@@ -28,8 +31,10 @@ void report_free(struct report *r)
 {
     free(r->slots);
     free(r->threads);
+    free(r->workers);
     r->slots = NULL;
     r->threads = NULL;
+    r->workers = NULL;
 }
 
 void report_line(struct report_slot *slot, const char *fmt, ...)
@@ -50,14 +55,14 @@ void report_problem(struct report_slot *slot, const char *fmt, ...)
     va_end(ap);
 }
 
-size_t report_start_threads(struct report *r, void *(*body)(void *), void *workers,
-                            size_t worker_size)
+size_t report_start_threads(struct report *r, void *(*body)(void *))
 {
+    char *workers = r->workers;
     pthread_t *threads = r->threads;
     r->started = 0;
     r->clock_started = report_seconds_now();
     for (size_t i = 0; i < r->count; i++) {
-        int rc = pthread_create(&threads[i], NULL, body, (char *)workers + i * worker_size);
+        int rc = pthread_create(&threads[i], NULL, body, workers + i * r->worker_size);
         if (rc != 0) {
             fprintf(stderr, "%s: cannot start %s %zu: %s\n", r->program, r->unit, i + 1,
                     strerror(rc));
@@ -99,6 +104,14 @@ struct report_totals report_totals(const struct report *r)
         t.stopped += s->stopped;
     }
     return t;
+}
+
+void report_print_totals(const struct report *r, FILE *out, const char *what)
+{
+    struct report_totals t = report_totals(r);
+    fprintf(out, "all %ss: %zu %s, %zu wrong %s, %zu %s%s stopped by an error\n", r->unit,
+            t.done, what, t.wrong, report_plural(t.wrong, "reply", "replies"), t.stopped,
+            r->unit, report_plural(t.stopped, "", "s"));
 }
 
 const char *report_first_problem(const struct report *r)

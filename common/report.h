@@ -19,10 +19,11 @@
  * "producer 1"); slot i belongs to thread i + 1.
  *
  *     struct report report;
- *     if (report_init(&report, "02-mutex", threads) != 0)
+ *     if (report_init(&report, "02-mutex", threads, sizeof(struct worker)) != 0)
  *         return EXIT_CANNOT_START;
+ *     struct worker *workers = report.workers;
  *     ... workers[i].out = &report.slots[i] ...
- *     report_start_threads(&report, worker_thread, workers, sizeof *workers);
+ *     report_start_threads(&report, worker_thread);
  *     report_join_threads(&report);
  *     report_print_lines(&report, stdout);
  *     int status = report_status(&report);
@@ -51,7 +52,7 @@ enum exit_status {
     "Redis: $REDIS_URL (default " REDIS_DEFAULT_URL "); `" make_target "` starts one."
 
 #define REPORT_PROBLEM_SIZE 512
-#define REPORT_LINE_SIZE 1024
+#define REPORT_LINE_SIZE 2048
 
 /* One thread's part of the report.  Written by that thread alone while it
  * runs, read by main after the join. */
@@ -69,6 +70,9 @@ struct report {
     const char *unit;           /* what a slot is, in the lines: "thread" unless set */
     size_t count;               /* slots, and threads report_start_threads starts */
     struct report_slot *slots;  /* count of them, zeroed */
+    void *workers;              /* count workers of worker_size bytes, zeroed: what
+                                   each thread is given (NULL if worker_size is 0) */
+    size_t worker_size;
     size_t started;             /* threads that did start */
     double seconds;             /* the run's time: see report_stop_clock */
 
@@ -77,12 +81,13 @@ struct report {
     double clock_started;
 };
 
-/* Makes `count` empty slots and starts the clock.  Returns 0, or -1 after
- * saying "PROGRAM: out of memory" on stderr. */
-int report_init(struct report *r, const char *program, size_t count);
+/* Makes `count` empty slots, and `count` zeroed workers of worker_size
+ * bytes for the threads (none if worker_size is 0), and starts the clock.
+ * Returns 0, or -1 after saying "PROGRAM: out of memory" on stderr. */
+int report_init(struct report *r, const char *program, size_t count, size_t worker_size);
 
-/* Frees the slots.  Call it after the last use of a slot's text: every
- * pointer into the report dies with it. */
+/* Frees the slots and the workers.  Call it after the last use of a slot's
+ * text or a worker: every pointer into the report dies with it. */
 void report_free(struct report *r);
 
 /* Sets the slot's line (printf-style), replacing what it held. */
@@ -101,14 +106,13 @@ void report_problem(struct report_slot *slot, const char *fmt, ...)
     ;
 
 /*
- * Starts one thread per worker: body(&workers[i]) for i from 0 to
- * r->count - 1, where each worker is worker_size bytes.  Restarts the
- * clock first.  If a thread cannot be started, it says so on stderr and
- * starts no more.  Returns (and keeps in r->started) how many started;
- * join exactly those with report_join_threads, even after a failure.
+ * Starts one thread per worker: body(worker i) for i from 0 to r->count - 1.
+ * Restarts the clock first.  If a thread cannot be started, it says so on
+ * stderr and starts no more.  Returns (and keeps in r->started) how many
+ * started; join exactly those with report_join_threads, even after a
+ * failure.
  */
-size_t report_start_threads(struct report *r, void *(*body)(void *), void *workers,
-                            size_t worker_size);
+size_t report_start_threads(struct report *r, void *(*body)(void *));
 
 /* Joins every thread report_start_threads started, then stops the clock. */
 void report_join_threads(struct report *r);
@@ -128,6 +132,11 @@ struct report_totals {
 };
 
 struct report_totals report_totals(const struct report *r);
+
+/* The totals line of programs whose threads run rounds and check each
+ * reply: "all threads: 300 rounds, 2 wrong replies, 1 thread stopped by
+ * an error" (`what` names the work: "rounds"). */
+void report_print_totals(const struct report *r, FILE *out, const char *what);
 
 /* The first problem of the lowest-numbered thread that met one, or NULL.
  * It points into the report: use it before report_free. */

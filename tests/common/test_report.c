@@ -86,13 +86,12 @@ static void *finish_in_reverse(void *arg)
 START_TEST(lines_print_in_thread_order_whatever_order_the_threads_end_in)
 {
     struct report r;
-    ck_assert_int_eq(report_init(&r, "demo", THREADS), 0);
+    ck_assert_int_eq(report_init(&r, "demo", THREADS, sizeof(struct ordered_worker)), 0);
     atomic_int finished_up_to = THREADS;
-    struct ordered_worker workers[THREADS];
+    struct ordered_worker *workers = r.workers;
     for (size_t i = 0; i < THREADS; i++)
         workers[i] = (struct ordered_worker){ i, &r.slots[i], &finished_up_to };
-    ck_assert_uint_eq(report_start_threads(&r, finish_in_reverse, workers, sizeof workers[0]),
-                      THREADS);
+    ck_assert_uint_eq(report_start_threads(&r, finish_in_reverse), THREADS);
     report_join_threads(&r);
     ck_assert_int_eq(atomic_load(&finished_up_to), 0);
 
@@ -114,7 +113,8 @@ END_TEST
 START_TEST(a_new_report_has_empty_slots_and_counts_threads)
 {
     struct report r;
-    ck_assert_int_eq(report_init(&r, "demo", 3), 0);
+    ck_assert_int_eq(report_init(&r, "demo", 3, 0), 0);
+    ck_assert_ptr_null(r.workers); /* none asked for */
     ck_assert_str_eq(r.program, "demo");
     ck_assert_str_eq(r.unit, "thread");
     ck_assert_uint_eq(r.count, 3);
@@ -133,7 +133,7 @@ END_TEST
 START_TEST(empty_lines_are_skipped_and_the_unit_names_the_lines)
 {
     struct report r;
-    ck_assert_int_eq(report_init(&r, "demo", 3), 0);
+    ck_assert_int_eq(report_init(&r, "demo", 3, 0), 0);
     r.unit = "producer";
     r.started = 3;
     report_line(&r.slots[0], "first");
@@ -186,10 +186,14 @@ static void *sleep_then_count(void *arg)
 START_TEST(each_thread_gets_its_own_worker_and_the_clock_covers_the_run)
 {
     struct report r;
-    ck_assert_int_eq(report_init(&r, "demo", 3), 0);
-    /* Worker structs of an odd size: the stride must be worker_size. */
-    struct sleeper workers[3] = { { 60, &r.slots[0] }, { 20, &r.slots[1] }, { 40, &r.slots[2] } };
-    ck_assert_uint_eq(report_start_threads(&r, sleep_then_count, workers, sizeof workers[0]), 3);
+    ck_assert_int_eq(report_init(&r, "demo", 3, sizeof(struct sleeper)), 0);
+    struct sleeper *workers = r.workers;
+    const unsigned ms[3] = { 60, 20, 40 };
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_uint_eq(workers[i].ms, 0); /* zeroed */
+        workers[i] = (struct sleeper){ ms[i], &r.slots[i] };
+    }
+    ck_assert_uint_eq(report_start_threads(&r, sleep_then_count), 3);
     ck_assert_uint_eq(r.started, 3);
     report_join_threads(&r);
     ck_assert_uint_eq(r.slots[0].done, 60);
@@ -213,7 +217,7 @@ END_TEST
 START_TEST(totals_sum_the_threads_that_started)
 {
     struct report r;
-    ck_assert_int_eq(report_init(&r, "demo", 4), 0);
+    ck_assert_int_eq(report_init(&r, "demo", 4, 0), 0);
     r.started = 3;
     r.slots[0] = (struct report_slot){ .done = 5, .wrong = 1 };
     r.slots[1] = (struct report_slot){ .done = 7, .errors = 2, .stopped = true };
@@ -231,7 +235,7 @@ END_TEST
 START_TEST(the_status_says_whether_all_went_well_went_wrong_or_could_not_start)
 {
     struct report r;
-    ck_assert_int_eq(report_init(&r, "demo", 2), 0);
+    ck_assert_int_eq(report_init(&r, "demo", 2, 0), 0);
     r.started = 2;
     ck_assert_int_eq(report_status(&r), EXIT_ALL_RIGHT);
     r.slots[1].wrong = 1;
@@ -250,10 +254,30 @@ START_TEST(the_status_says_whether_all_went_well_went_wrong_or_could_not_start)
 }
 END_TEST
 
+START_TEST(the_totals_line_counts_rounds_wrong_replies_and_stopped_threads)
+{
+    struct report r;
+    ck_assert_int_eq(report_init(&r, "demo", 3, 0), 0);
+    r.started = 3;
+    r.slots[0] = (struct report_slot){ .done = 10, .wrong = 1 };
+    r.slots[1] = (struct report_slot){ .done = 4, .errors = 1, .stopped = true };
+    struct captured c;
+    capture_start(&c);
+    report_print_totals(&r, c.stream, "rounds");
+    r.slots[2] = (struct report_slot){ .wrong = 1, .errors = 1, .stopped = true };
+    report_print_totals(&r, c.stream, "rounds");
+    ck_assert_str_eq(capture_end(&c),
+                     "all threads: 14 rounds, 1 wrong reply, 1 thread stopped by an error\n"
+                     "all threads: 14 rounds, 2 wrong replies, 2 threads stopped by an error\n");
+    free(c.text);
+    report_free(&r);
+}
+END_TEST
+
 START_TEST(the_first_problem_is_the_lowest_numbered_threads)
 {
     struct report r;
-    ck_assert_int_eq(report_init(&r, "demo", 3), 0);
+    ck_assert_int_eq(report_init(&r, "demo", 3, 0), 0);
     r.started = 3;
     ck_assert_ptr_null(report_first_problem(&r));
     report_problem(&r.slots[2], "third's");
@@ -268,7 +292,7 @@ END_TEST
 START_TEST(the_timing_line_gives_time_count_and_rate)
 {
     struct report r;
-    ck_assert_int_eq(report_init(&r, "demo", 1), 0);
+    ck_assert_int_eq(report_init(&r, "demo", 1, 0), 0);
     r.seconds = 0.25;
     struct captured c;
     capture_start(&c);
@@ -441,6 +465,7 @@ Suite *report_suite(void)
     tc = tcase_create("totals");
     tcase_add_test(tc, totals_sum_the_threads_that_started);
     tcase_add_test(tc, the_status_says_whether_all_went_well_went_wrong_or_could_not_start);
+    tcase_add_test(tc, the_totals_line_counts_rounds_wrong_replies_and_stopped_threads);
     tcase_add_test(tc, the_first_problem_is_the_lowest_numbered_threads);
     suite_add_tcase(s, tc);
 
