@@ -219,3 +219,10 @@ int cli_parse(const struct cli_program *program, int argc, char **argv, FILE *ou
     free(longopts);
     return status;
 }
+
+void cli_parse_or_exit(const struct cli_program *program, int argc, char **argv)
+{
+    int status = cli_parse(program, argc, argv, stdout, stderr);
+    if (status >= 0)
+        exit(status);
+}

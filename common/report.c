@@ -10,7 +10,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-int report_init(struct report *r, const char *program, size_t count, size_t worker_size)
+void report_init(struct report *r, const char *program, size_t count, size_t worker_size)
 {
     *r = (struct report){ .program = program, .unit = "thread", .count = count,
                           .worker_size = worker_size };
@@ -20,11 +20,9 @@ int report_init(struct report *r, const char *program, size_t count, size_t work
         r->workers = calloc(count > 0 ? count : 1, worker_size);
     if (r->slots == NULL || r->threads == NULL || (worker_size > 0 && r->workers == NULL)) {
         report_free(r);
-        fprintf(stderr, "%s: out of memory\n", program);
-        return -1;
+        exit(report_error(program, EXIT_CANNOT_START, "out of memory"));
     }
     r->clock_started = report_seconds_now();
-    return 0;
 }
 
 void report_free(struct report *r)
@@ -112,6 +110,16 @@ void report_print_totals(const struct report *r, FILE *out, const char *what)
     fprintf(out, "all %ss: %zu %s, %zu wrong %s, %zu %s%s stopped by an error\n", r->unit,
             t.done, what, t.wrong, report_plural(t.wrong, "reply", "replies"), t.stopped,
             r->unit, report_plural(t.stopped, "", "s"));
+}
+
+void report_explain(const struct report *r, const char *advice)
+{
+    struct report_totals t = report_totals(r);
+    report_error(r->program, EXIT_WRONG_RESULTS,
+                 "%zu wrong %s, %zu %s%s stopped by an error (see the report above).%s%s", t.wrong,
+                 report_plural(t.wrong, "reply", "replies"), t.stopped, r->unit,
+                 report_plural(t.stopped, "", "s"), advice != NULL ? "\n" : "",
+                 advice != NULL ? advice : "");
 }
 
 const char *report_first_problem(const struct report *r)

@@ -19,8 +19,7 @@
  * "producer 1"); slot i belongs to thread i + 1.
  *
  *     struct report report;
- *     if (report_init(&report, "02-mutex", threads, sizeof(struct worker)) != 0)
- *         return EXIT_CANNOT_START;
+ *     report_init(&report, "02-mutex", threads, sizeof(struct worker));
  *     struct worker *workers = report.workers;
  *     ... workers[i].out = &report.slots[i] ...
  *     report_start_threads(&report, worker_thread);
@@ -83,8 +82,9 @@ struct report {
 
 /* Makes `count` empty slots, and `count` zeroed workers of worker_size
  * bytes for the threads (none if worker_size is 0), and starts the clock.
- * Returns 0, or -1 after saying "PROGRAM: out of memory" on stderr. */
-int report_init(struct report *r, const char *program, size_t count, size_t worker_size);
+ * Without the memory for them the program cannot start: it says
+ * "PROGRAM: out of memory" on stderr and exits with EXIT_CANNOT_START. */
+void report_init(struct report *r, const char *program, size_t count, size_t worker_size);
 
 /* Frees the slots and the workers.  Call it after the last use of a slot's
  * text or a worker: every pointer into the report dies with it. */
@@ -137,6 +137,11 @@ struct report_totals report_totals(const struct report *r);
  * reply: "all threads: 300 rounds, 2 wrong replies, 1 thread stopped by
  * an error" (`what` names the work: "rounds"). */
 void report_print_totals(const struct report *r, FILE *out, const char *what);
+
+/* Says on stderr why a run of round-checking threads went wrong:
+ * "PROGRAM: 3 wrong replies, 1 thread stopped by an error (see the report
+ * above)." and, on the next line, `advice` (what to reread), if not NULL. */
+void report_explain(const struct report *r, const char *advice);
 
 /* The first problem of the lowest-numbered thread that met one, or NULL.
  * It points into the report: use it before report_free. */

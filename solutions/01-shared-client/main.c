@@ -60,9 +60,7 @@ int main(int argc, char **argv)
                    "SETs its own key and GETs it back, and counts the replies that were not its own.",
         .epilog = REPORT_REDIS_HELP("make run-01"), CLI_OPTIONS(options),
     };
-    int status = cli_parse(&program, argc, argv, stdout, stderr);
-    if (status >= 0)
-        return status;
+    cli_parse_or_exit(&program, argc, argv);
     /* A write to a connection Redis has closed must fail with EPIPE, not
      * kill the process (see redis_client.h). */
     signal(SIGPIPE, SIG_IGN);
@@ -77,10 +75,7 @@ int main(int argc, char **argv)
     if (client == NULL)
         return report_error(program.name, EXIT_CANNOT_START, "%s", err);
     struct report report;
-    if (report_init(&report, program.name, threads, sizeof(struct worker)) != 0) {
-        redis_client_free(client);
-        return EXIT_CANNOT_START;
-    }
+    report_init(&report, program.name, threads, sizeof(struct worker));
     printf("%zu %s on one connection, no lock: each runs %zu rounds of SET + GET on its own key\n",
            threads, report_plural(threads, "thread", "threads"), iterations);
     /* If the run crashes, this line is all the learner will see on stdout;
@@ -91,19 +86,15 @@ int main(int argc, char **argv)
     /* Every thread has ended: reading their slots needs no lock. */
     report_print_lines(&report, stdout);
     report_print_totals(&report, stdout, "rounds");
-    struct report_totals t = report_totals(&report);
     if (timing)
-        report_print_timing(&report, stdout, 2 * t.done, "round trips");
-    status = report_status(&report);
-    if (status == EXIT_WRONG_RESULTS && threads > 1)
-        report_error(program.name, status, "%zu wrong %s, %zu %s stopped by an error.\n"
-                     "The threads shared one connection without a lock: replies went to the wrong\n"
-                     "thread; see docs/01-shared-client.md", t.wrong,
-                     report_plural(t.wrong, "reply", "replies"), t.stopped,
-                     report_plural(t.stopped, "thread", "threads"));
-    else if (status == EXIT_WRONG_RESULTS)
-        report_error(program.name, status, "a single thread saw errors, so the connection itself\n"
-                     "failed (see the report above); this is not the sharing bug.");
+        report_print_timing(&report, stdout, 2 * report_totals(&report).done, "round trips");
+    int status = report_status(&report);
+    if (status == EXIT_WRONG_RESULTS)
+        report_explain(&report, threads > 1
+            ? "The threads shared one connection without a lock: replies went to the wrong\n"
+              "thread; see docs/01-shared-client.md"
+            : "A single thread saw errors, so the connection itself failed; this is not the\n"
+              "sharing bug.");
     report_free(&report);
     redis_client_free(client);
     return status;

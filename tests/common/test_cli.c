@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -196,6 +198,50 @@ START_TEST(parsing_again_starts_afresh)
 }
 END_TEST
 
+/* ---- cli_parse_or_exit: run in a child, whose exit status says what it did ---- */
+
+/* Runs cli_parse_or_exit on { "demo", word } in a child process and
+ * returns the child's exit status: cli_parse_or_exit's own, or 42 if it
+ * returned with --threads set to 3, 43 if it returned otherwise. */
+static int exit_status_of_parse_or_exit(char *word)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        size_t threads = 4;
+        const struct cli_option options[] = {
+            { .name = "threads", .count = &threads, .min = 1, .max = 8, .help = "threads" },
+        };
+        const struct cli_program program = { .name = "demo", CLI_OPTIONS(options) };
+        char *argv[] = { "demo", word, NULL };
+        /* Quiet: the usage and the message are cli_parse's, tested above. */
+        if (freopen("/dev/null", "w", stdout) == NULL || freopen("/dev/null", "w", stderr) == NULL)
+            _exit(99);
+        cli_parse_or_exit(&program, 2, argv);
+        _exit(threads == 3 ? 42 : 43);
+    }
+    int status;
+    ck_assert(waitpid(pid, &status, 0) == pid);
+    ck_assert_msg(WIFEXITED(status), "the child did not exit normally");
+    return WEXITSTATUS(status);
+}
+
+START_TEST(parse_or_exit_returns_when_the_program_should_run)
+{
+    ck_assert_int_eq(exit_status_of_parse_or_exit("--threads=3"), 42);
+}
+END_TEST
+
+START_TEST(parse_or_exit_exits_0_after_help_and_2_after_a_bad_option)
+{
+    ck_assert_int_eq(exit_status_of_parse_or_exit("--help"), 0);
+    ck_assert_int_eq(exit_status_of_parse_or_exit("--threads=9"), 2);
+    ck_assert_int_eq(exit_status_of_parse_or_exit("--bogus"), 2);
+}
+END_TEST
+
 /* ---- cli_print_usage ---------------------------------------------------------------- */
 
 START_TEST(the_usage_shows_every_option_with_its_range_choices_and_default)
@@ -302,6 +348,11 @@ Suite *cli_suite(void)
     tcase_add_test(tc, a_flag_given_a_value_is_an_error);
     tcase_add_test(tc, help_prints_the_usage_on_out_and_returns_0);
     tcase_add_test(tc, parsing_again_starts_afresh);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("parse_or_exit");
+    tcase_add_test(tc, parse_or_exit_returns_when_the_program_should_run);
+    tcase_add_test(tc, parse_or_exit_exits_0_after_help_and_2_after_a_bad_option);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("usage");

@@ -86,7 +86,7 @@ static void *finish_in_reverse(void *arg)
 START_TEST(lines_print_in_thread_order_whatever_order_the_threads_end_in)
 {
     struct report r;
-    ck_assert_int_eq(report_init(&r, "demo", THREADS, sizeof(struct ordered_worker)), 0);
+    report_init(&r, "demo", THREADS, sizeof(struct ordered_worker));
     atomic_int finished_up_to = THREADS;
     struct ordered_worker *workers = r.workers;
     for (size_t i = 0; i < THREADS; i++)
@@ -113,7 +113,7 @@ END_TEST
 START_TEST(a_new_report_has_empty_slots_and_counts_threads)
 {
     struct report r;
-    ck_assert_int_eq(report_init(&r, "demo", 3, 0), 0);
+    report_init(&r, "demo", 3, 0);
     ck_assert_ptr_null(r.workers); /* none asked for */
     ck_assert_str_eq(r.program, "demo");
     ck_assert_str_eq(r.unit, "thread");
@@ -133,7 +133,7 @@ END_TEST
 START_TEST(empty_lines_are_skipped_and_the_unit_names_the_lines)
 {
     struct report r;
-    ck_assert_int_eq(report_init(&r, "demo", 3, 0), 0);
+    report_init(&r, "demo", 3, 0);
     r.unit = "producer";
     r.started = 3;
     report_line(&r.slots[0], "first");
@@ -186,7 +186,7 @@ static void *sleep_then_count(void *arg)
 START_TEST(each_thread_gets_its_own_worker_and_the_clock_covers_the_run)
 {
     struct report r;
-    ck_assert_int_eq(report_init(&r, "demo", 3, sizeof(struct sleeper)), 0);
+    report_init(&r, "demo", 3, sizeof(struct sleeper));
     struct sleeper *workers = r.workers;
     const unsigned ms[3] = { 60, 20, 40 };
     for (size_t i = 0; i < 3; i++) {
@@ -217,7 +217,7 @@ END_TEST
 START_TEST(totals_sum_the_threads_that_started)
 {
     struct report r;
-    ck_assert_int_eq(report_init(&r, "demo", 4, 0), 0);
+    report_init(&r, "demo", 4, 0);
     r.started = 3;
     r.slots[0] = (struct report_slot){ .done = 5, .wrong = 1 };
     r.slots[1] = (struct report_slot){ .done = 7, .errors = 2, .stopped = true };
@@ -235,7 +235,7 @@ END_TEST
 START_TEST(the_status_says_whether_all_went_well_went_wrong_or_could_not_start)
 {
     struct report r;
-    ck_assert_int_eq(report_init(&r, "demo", 2, 0), 0);
+    report_init(&r, "demo", 2, 0);
     r.started = 2;
     ck_assert_int_eq(report_status(&r), EXIT_ALL_RIGHT);
     r.slots[1].wrong = 1;
@@ -257,7 +257,7 @@ END_TEST
 START_TEST(the_totals_line_counts_rounds_wrong_replies_and_stopped_threads)
 {
     struct report r;
-    ck_assert_int_eq(report_init(&r, "demo", 3, 0), 0);
+    report_init(&r, "demo", 3, 0);
     r.started = 3;
     r.slots[0] = (struct report_slot){ .done = 10, .wrong = 1 };
     r.slots[1] = (struct report_slot){ .done = 4, .errors = 1, .stopped = true };
@@ -277,7 +277,7 @@ END_TEST
 START_TEST(the_first_problem_is_the_lowest_numbered_threads)
 {
     struct report r;
-    ck_assert_int_eq(report_init(&r, "demo", 3, 0), 0);
+    report_init(&r, "demo", 3, 0);
     r.started = 3;
     ck_assert_ptr_null(report_first_problem(&r));
     report_problem(&r.slots[2], "third's");
@@ -292,7 +292,7 @@ END_TEST
 START_TEST(the_timing_line_gives_time_count_and_rate)
 {
     struct report r;
-    ck_assert_int_eq(report_init(&r, "demo", 1, 0), 0);
+    report_init(&r, "demo", 1, 0);
     r.seconds = 0.25;
     struct captured c;
     capture_start(&c);
@@ -322,6 +322,30 @@ START_TEST(an_error_is_one_line_on_stderr_and_returns_its_status)
     ck_assert_str_eq(text, "02-mutex: cannot connect: refused\n");
     ck_assert_int_eq(error_status, EXIT_CANNOT_START);
     free(text);
+}
+END_TEST
+
+static void explain_two_ways(void *arg)
+{
+    struct report *r = arg;
+    report_explain(r, NULL);
+    report_explain(r, "Reread \"The fix\".");
+}
+
+START_TEST(a_failed_run_is_explained_with_its_counts_and_the_advice)
+{
+    struct report r;
+    report_init(&r, "02-mutex", 2, 0);
+    r.started = 2;
+    r.slots[0] = (struct report_slot){ .wrong = 3 };
+    r.slots[1] = (struct report_slot){ .errors = 1, .stopped = true };
+    char *text = stderr_of(explain_two_ways, &r);
+    ck_assert_str_eq(text, "02-mutex: 3 wrong replies, 1 thread stopped by an error (see the "
+                           "report above).\n"
+                           "02-mutex: 3 wrong replies, 1 thread stopped by an error (see the "
+                           "report above).\nReread \"The fix\".\n");
+    free(text);
+    report_free(&r);
 }
 END_TEST
 
@@ -473,6 +497,7 @@ Suite *report_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, the_timing_line_gives_time_count_and_rate);
     tcase_add_test(tc, an_error_is_one_line_on_stderr_and_returns_its_status);
+    tcase_add_test(tc, a_failed_run_is_explained_with_its_counts_and_the_advice);
     tcase_add_test(tc, plural_picks_the_word_for_the_count);
     tcase_add_test(tc, the_clock_only_moves_forward);
     tcase_add_test(tc, peak_memory_grows_when_memory_is_touched);
