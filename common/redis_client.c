@@ -352,9 +352,16 @@ static bool setup_command(struct redis_client *client, int argc, const char *con
 {
     struct redis_result r = redis_client_command(client, argc, argv, argv_len);
     bool ok = r.kind == REDIS_RESULT_OK;
+    if (!ok && r.kind == REDIS_RESULT_ERROR && strncmp(r.data, "NOAUTH", 6) == 0)
+        hint = "The server wants a password: put it in the URL, "
+               "redis://:PASSWORD@host:port.";
+    /* The server's words are quoted: they may hold any byte. */
+    char quoted[REDIS_QUOTE_BUFSIZE];
     if (!ok)
-        snprintf(err, errlen, "cannot connect to %s: %s failed: \"%s\". %s", client->url,
-                 what, r.data != NULL ? r.data : redis_result_kind_name(r.kind), hint);
+        snprintf(err, errlen, "cannot connect to %s: %s failed: %s. %s", client->url, what,
+                 r.data != NULL ? redis_quote_bytes(r.data, r.len, quoted, sizeof quoted)
+                                : redis_result_kind_name(r.kind),
+                 hint);
     redis_result_free(&r);
     return ok;
 }
@@ -367,6 +374,15 @@ static bool authenticate_and_select(struct redis_client *client, const struct re
         const size_t len[] = { 4, strlen(u->password) };
         if (!setup_command(client, 2, argv, len, "AUTH",
                            "Check the password in the URL.", err, errlen))
+            return false;
+    } else {
+        /* No password: make sure the server does not want one, so that a
+         * missing password fails here, as "could not connect", rather than
+         * every command later with NOAUTH.  PING answers PONG, a status. */
+        const char *argv[] = { "PING" };
+        const size_t len[] = { 4 };
+        if (!setup_command(client, 1, argv, len, "PING",
+                           "Check that a Redis server listens at this address.", err, errlen))
             return false;
     }
     if (u->db != 0) {
