@@ -8,8 +8,10 @@
  */
 #include "manager.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "command.h"
 
@@ -136,4 +138,14 @@ void manager_join(struct manager *m)
 bool manager_finished(const struct manager *m)
 {
     return atomic_load(&m->finished);
+}
+
+bool manager_wait(const struct manager *m, unsigned timeout_ms)
+{
+    for (unsigned waited = 0; waited < timeout_ms && !manager_finished(m); waited += 10) {
+        struct timespec ten_ms = { 0, 10 * 1000000L };
+        while (nanosleep(&ten_ms, &ten_ms) != 0 && errno == EINTR)
+            ;
+    }
+    return manager_finished(m);
 }

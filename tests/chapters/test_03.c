@@ -155,7 +155,7 @@ START_TEST(every_set_from_every_thread_is_visible_afterwards)
 
     struct sender_thread threads[THREADS];
     for (int t = 0; t < THREADS; t++) {
-        threads[t] = (struct sender_thread){ .test = "every", .id = t, .n = n };
+        threads[t] = (struct sender_thread){ .test = "every", .id = t + 1, .n = n };
         threads[t].tx = mpsc_sender_clone(tx);
         ck_assert(threads[t].tx != NULL);
         ck_assert_int_eq(pthread_create(&threads[t].thread, NULL, send_sets, &threads[t]), 0);
@@ -170,7 +170,7 @@ START_TEST(every_set_from_every_thread_is_visible_afterwards)
                       "expected thread %d to send all %ld commands, but the channel refused "
                       "one after %ld (CHAN_CLOSED: the manager had stopped receiving)"
                       CHAPTER_HINT("The receive loop"),
-                      t, n, threads[t].sent, chapter_doc());
+                      threads[t].id, n, threads[t].sent, chapter_doc());
     ck_assert_msg(m.executed == (size_t)(THREADS * n) && m.failed == 0,
                   "expected the manager to execute %ld commands with 0 failed, got %zu "
                   "executed and %zu failed"
@@ -182,8 +182,8 @@ START_TEST(every_set_from_every_thread_is_visible_afterwards)
     for (int t = 0; t < THREADS; t++) {
         for (long i = 0; i < n; i++) {
             char key[96], value[96];
-            int kl = key_for(key, sizeof key, "every", t, i);
-            int vl = value_for(value, sizeof value, t, i);
+            int kl = key_for(key, sizeof key, "every", t + 1, i);
+            int vl = value_for(value, sizeof value, t + 1, i);
             struct redis_result r = redis_client_get(check, key, (size_t)kl);
             ck_assert_msg(r.kind == REDIS_RESULT_VALUE && r.len == (size_t)vl &&
                               memcmp(r.data, value, r.len) == 0,

@@ -186,7 +186,7 @@ START_TEST(sixty_four_threads_each_get_exactly_their_own_values)
     start_manager(&m, test_redis_url(), &tx);
     static struct round_thread threads[THREADS];
     for (int i = 0; i < THREADS; i++) {
-        threads[i] = (struct round_thread){ .id = i, .n = n, .tx = mpsc_sender_clone(tx) };
+        threads[i] = (struct round_thread){ .id = i + 1, .n = n, .tx = mpsc_sender_clone(tx) };
         ck_assert(threads[i].tx != NULL);
         ck_assert_int_eq(pthread_create(&threads[i].thread, NULL, set_and_get, &threads[i]), 0);
     }
@@ -200,7 +200,7 @@ START_TEST(sixty_four_threads_each_get_exactly_their_own_values)
                       "expected thread %d to get back exactly its own %ld values, but after "
                       "%ld rounds: %s"
                       CHAPTER_HINT("%s"),
-                      i, n, threads[i].rounds, threads[i].problem,
+                      threads[i].id, n, threads[i].rounds, threads[i].problem,
                       section_for(threads[i].problem, "The client functions"), chapter_doc());
     ck_assert_msg(m.executed == (size_t)(2 * THREADS * n) && m.failed == 0,
                   "expected the manager to execute %ld commands, 0 failed; got %zu and %zu"
@@ -294,7 +294,7 @@ START_TEST(every_waiting_caller_gets_an_error_when_the_server_is_killed)
 
     static struct looping_caller callers[CALLERS];
     for (int i = 0; i < CALLERS; i++) {
-        callers[i] = (struct looping_caller){ .id = i, .tx = mpsc_sender_clone(tx) };
+        callers[i] = (struct looping_caller){ .id = i + 1, .tx = mpsc_sender_clone(tx) };
         atomic_init(&callers[i].answers, 0);
         atomic_init(&callers[i].done, false);
         ck_assert(callers[i].tx != NULL);

@@ -257,7 +257,7 @@ START_TEST(replies_reach_exactly_their_callers_under_256_threads)
     start_manager(&m, test_redis_url(), &tx);
     static struct round_thread threads[THREADS];
     for (int i = 0; i < THREADS; i++) {
-        threads[i] = (struct round_thread){ .id = i, .n = n, .tx = mpsc_sender_clone(tx) };
+        threads[i] = (struct round_thread){ .id = i + 1, .n = n, .tx = mpsc_sender_clone(tx) };
         ck_assert(threads[i].tx != NULL);
         ck_assert_int_eq(pthread_create(&threads[i].thread, NULL, set_and_get, &threads[i]), 0);
     }
@@ -271,7 +271,7 @@ START_TEST(replies_reach_exactly_their_callers_under_256_threads)
                       "expected thread %d to get back exactly its own %ld values, but after "
                       "%ld rounds: %s"
                       CHAPTER_HINT("%s"),
-                      i, n, threads[i].rounds, threads[i].problem,
+                      threads[i].id, n, threads[i].rounds, threads[i].problem,
                       section_for(threads[i].problem, "Replies in order"), chapter_doc());
     ck_assert_msg(m.executed == (size_t)(2 * THREADS * n) && m.failed == 0,
                   "expected the manager to execute %ld commands, 0 failed; got %zu and %zu"

@@ -360,7 +360,7 @@ START_TEST(commands_for_one_key_stay_in_order_under_concurrency)
     size_t steps = (size_t)(ORDER_STEPS / test_stress_divisor()) + 2;
     struct order_worker workers[ORDER_THREADS];
     for (int t = 0; t < ORDER_THREADS; t++) {
-        workers[t] = (struct order_worker){ .pool = pool, .name = name, .index = t,
+        workers[t] = (struct order_worker){ .pool = pool, .name = name, .index = t + 1,
                                             .steps = steps };
         ck_assert_int_eq(pthread_create(&workers[t].thread, NULL, order_worker_main,
                                         &workers[t]), 0);
@@ -377,7 +377,7 @@ START_TEST(commands_for_one_key_stay_in_order_under_concurrency)
                       "expected the %d keys of thread %d to go to at least 2 of the %d "
                       "managers, they all went to %zu"
                       CHAPTER_HINT("Which manager gets a command"),
-                      ORDER_KEYS, t, N, w->managers_used, chapter_doc());
+                      ORDER_KEYS, w->index, N, w->managers_used, chapter_doc());
         ck_assert_msg(w->problem[0] == '\0',
                       "expected every GET to return the value SET just before it on the "
                       "same key; %s"
