@@ -37,6 +37,8 @@ static void log_result(const struct manager *m, const struct command *cmd,
  * is consumed: it ends up with the requester, or freed here. */
 static void answer(struct command *cmd, struct redis_result result)
 {
+    //> snippet answer
+    //> exercise 04
     if (cmd->reply == NULL) {
         redis_result_free(&result); /* fire and forget: nobody waits */
     } else {
@@ -47,9 +49,18 @@ static void answer(struct command *cmd, struct redis_result result)
             redis_result_free(&result);
         cmd->reply = NULL;
     }
+    //| starter
+    //| // TODO(04): send `result` through cmd->reply (oneshot_send; then set
+    //| // cmd->reply to NULL: the send used it up).  If the send fails, or
+    //| // cmd->reply is NULL (nobody waits), free the result instead.
+    //| // For now the result is thrown away, and command_free below drops the
+    //| // reply sender, so the requester at least hears "no answer".
+    //| redis_result_free(&result);
+    //< exercise 04
     /* Drops cmd->reply if it is still set: the requester then gets
      * CHAN_CLOSED instead of waiting for ever. */
     command_free(cmd);
+    //< snippet answer
 }
 
 /* Records the first connection failure; later ones only repeat it. */
@@ -100,6 +111,7 @@ static struct redis_result execute(struct redis_client *client, const struct com
  */
 static bool run_command(struct manager *m, struct command *cmd)
 {
+    //> snippet run_command
     if (nobody_waits_for(cmd)) {
         m->skipped++;
         command_free(cmd); /* drops nothing: the requester is gone */
@@ -117,6 +129,7 @@ static bool run_command(struct manager *m, struct command *cmd)
     log_result(m, cmd, &result);
     answer(cmd, result);
     return !m->connection_lost;
+    //< snippet run_command
 }
 
 /* ---- The manager thread --------------------------------------------------- */
@@ -124,6 +137,7 @@ static bool run_command(struct manager *m, struct command *cmd)
 /* After a lost connection: refuse new requests and answer the queued ones. */
 static void refuse_rest(struct manager *m)
 {
+    //> snippet refuse_rest
     /* From now on mpsc_send fails at once (CHAN_CLOSED), so no requester
      * can start waiting for a manager that is going away. */
     mpsc_receiver_close(m->rx);
@@ -131,10 +145,12 @@ static void refuse_rest(struct manager *m)
     struct command cmd;
     while (mpsc_recv(m->rx, &cmd) == CHAN_OK)
         answer_with_failure(m, &cmd);
+    //< snippet refuse_rest
 }
 
 static void receive_loop(struct manager *m)
 {
+    //> snippet manager_loop
     struct command cmd;
     /* One command at a time: receive it, run it, answer it, then the next.
      * mpsc_recv sleeps only when the queue is empty. */
@@ -146,6 +162,7 @@ static void receive_loop(struct manager *m)
     }
     /* CHAN_CLOSED: every sender is gone and the queue is empty, or we
      * closed it after losing the connection. */
+    //< snippet manager_loop
 }
 
 static void *manager_main(void *arg)
