@@ -208,8 +208,8 @@ int manager_start(struct manager *m, const char *url, size_t capacity,
         return -1;
     snprintf(m->url, sizeof m->url, "%s", redis_client_url(m->client));
 
-    /* As in chapter 05: a channel that holds at most `capacity` commands,
-     * or one that holds any number. */
+    /* The one difference between the modes of chapter 05: a channel that
+     * holds at most `capacity` commands, or one that holds any number. */
     int rc = capacity == MANAGER_UNBOUNDED
                  ? mpsc_unbounded_channel(sizeof(struct command), command_drop, tx, &m->rx)
                  : mpsc_channel(capacity, sizeof(struct command), command_drop, tx, &m->rx);
