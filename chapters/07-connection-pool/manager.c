@@ -22,6 +22,7 @@
 
 #include "command.h"
 #include "oneshot.h"
+#include "report.h"
 
 static int64_t now_ms(void)
 {
@@ -175,9 +176,10 @@ static bool connect_once(struct manager *m, char *why, size_t whylen)
         const size_t len[] = { 6, 7, strlen(m->connection_name) };
         struct redis_result r = redis_client_command(client, 3, argv, len);
         bool named = r.kind == REDIS_RESULT_OK;
+        char described[REPORT_RESULT_SIZE]; /* the server's words, quoted */
         if (!named)
             snprintf(why, whylen, "CLIENT SETNAME %s failed: %s", m->connection_name,
-                     r.data != NULL ? r.data : redis_result_kind_name(r.kind));
+                     report_describe_result(&r, described, sizeof described));
         redis_result_free(&r);
         if (!named) {
             redis_client_free(client);
