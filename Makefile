@@ -110,6 +110,17 @@ $(SNIP): tools/snip.c
 	@mkdir -p $(@D)
 	$(CC) -std=c11 $(WARNINGS) -O2 -D_POSIX_C_SOURCE=200809L $< -o $@
 
+# ---- tools/steps: a chapter is its base plus its step ----------------------------
+# solutions/steps.txt says which chapter each builds on and which files its
+# step may change; tools/steps.c holds the chapters to it and measures them.
+
+STEPS := build/tools/steps
+STEPS_MANIFEST := solutions/steps.txt
+
+$(STEPS): tools/steps.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 $(WARNINGS) -O2 -D_POSIX_C_SOURCE=200809L $< -o $@
+
 # ---- Chapters ------------------------------------------------------------------
 #
 # Each chapter NN-name exists three times over:
@@ -271,7 +282,7 @@ bench-smoke: bench-build ## A tiny `make bench`: checks the benchmarks work (rig
 # ---- Top-level targets -------------------------------------------------------
 
 .PHONY: all
-all: $(LIBCOMMON) $(WITH_REDIS) $(TEST_COMMON) $(SNIP) ## Build everything (SAN=address or SAN=thread for a sanitizer build)
+all: $(LIBCOMMON) $(WITH_REDIS) $(TEST_COMMON) $(SNIP) $(STEPS) ## Build everything (SAN=address or SAN=thread for a sanitizer build)
 all: $(foreach ch,$(CHAPTERS),$(BUILD)/solutions/$(ch)/$(ch) $(BUILD)/chapters/$(ch)/$(ch)) $(BENCH_PROGRAMS)
 
 # Which Check suite or test case to run: `make test-common SUITE=mpsc`,
@@ -284,7 +295,7 @@ ifneq ($(CASE),)
 endif
 
 .PHONY: test
-test: test-code test-starters test-08-broken check-generated docs-check docs-drift-test bench-smoke site-test ## Run every test (installs what is missing first)
+test: test-code test-starters test-08-broken check-generated check-steps steps-drift-test docs-check docs-drift-test bench-smoke site-test ## Run every test (installs what is missing first)
 
 .PHONY: test-code
 test-code: test-common test-solutions ## The code's tests only: common/ and every solution (what SAN= runs use)
@@ -316,6 +327,21 @@ test-starters: $(foreach ch,$(CHAPTERS),$(BUILD)/starters/$(ch)/test_chapter $(B
 			echo "starter $$ch: fails its tests as it should ($$(grep -E '^[0-9]+%: Checks' $$log | tail -n 1))"; \
 		fi; \
 	done
+
+# Each chapter is the chapter it builds on plus its step, within the size
+# targets: see solutions/steps.txt and CONTRIBUTING.md.
+.PHONY: check-steps stats
+check-steps: $(STEPS) ## Check that each chapter is its base plus its step (solutions/steps.txt), within the size targets
+	@$(STEPS) check $(STEPS_MANIFEST)
+
+stats: $(STEPS) ## Each chapter's lines of code, its main.c's, and the size of its step against its base
+	@$(STEPS) stats $(STEPS_MANIFEST)
+
+# Proof that check-steps catches drift: an inherited file changed by a
+# line, a step too large, a file or a chapter the manifest does not list.
+.PHONY: steps-drift-test
+steps-drift-test: $(STEPS) ## Check that check-steps catches a drifted inherited file, a step too large, an unlisted file
+	@scripts/test-steps-drift.sh $(STEPS)
 
 # chapters/ must be exactly what snip makes of solutions/.  Compared with
 # the committed chapters/ (git HEAD) when this is a git checkout, so that a

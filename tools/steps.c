@@ -415,6 +415,7 @@ static void path_of(char *buf, size_t size, const char *root, const char *chapte
 struct sizes {
     size_t code, main_code;     /* lines of code: the chapter's, its main.c's */
     size_t taught, adapted;     /* changed lines against the base */
+    size_t main_changed;        /* of them, main.c's (whichever list it is in) */
     size_t inherited;           /* files taken over untouched */
 };
 
@@ -452,6 +453,8 @@ static struct sizes check_chapter(const char *root, const struct chapter *c)
         path_of(old_path, sizeof old_path, root, c->base, old);
         bool identical;
         size_t changed = changed_between(old_exists ? old_path : NULL, path, &identical);
+        if (strcmp(name, "main.c") == 0)
+            s.main_changed = changed;
         if (taught != NULL) {
             s.taught += changed;
             if (identical)
@@ -539,8 +542,8 @@ static void check_every_chapter_listed(const char *root, const struct chapter *c
 
 static void print_table(const struct chapter *chapters, const struct sizes *sizes, size_t n)
 {
-    printf("%-28s %-20s %5s %5s %7s %7s %9s\n", "chapter", "base", "code", "main",
-           "taught", "adapted", "inherited");
+    printf("%-26s %-18s %5s %5s %7s %7s %6s %9s\n", "chapter", "base", "code", "main",
+           "taught", "adapted", "main+-", "inherited");
     for (size_t i = 0; i < n; i++) {
         const struct chapter *c = &chapters[i];
         const struct sizes *s = &sizes[i];
@@ -549,19 +552,20 @@ static void print_table(const struct chapter *chapters, const struct sizes *size
             snprintf(code, sizeof code, "%zu%s", s->code, s->code > (size_t)c->max_code ? "!" : "");
         else
             snprintf(code, sizeof code, "%zu", s->code);
-        printf("%-28s %-20s %5s %4zu%s", c->name, c->base[0] ? c->base : "-", code,
+        printf("%-26s %-18s %5s %4zu%s", c->name, c->base[0] ? c->base : "-", code,
                s->main_code, s->main_code > MAX_MAIN_CODE ? "!" : " ");
         if (c->base[0] != '\0')
-            printf(" %7zu %6zu%s %9zu\n", s->taught, s->adapted,
-                   s->adapted > MAX_ADAPTED ? "!" : " ", s->inherited);
+            printf(" %7zu %6zu%s %6zu %9zu\n", s->taught, s->adapted,
+                   s->adapted > MAX_ADAPTED ? "!" : " ", s->main_changed, s->inherited);
         else
-            printf(" %7s %7s %9s\n", "-", "-", "-");
+            printf(" %7s %7s %6s %9s\n", "-", "-", "-", "-");
     }
     printf("code: lines of code without comments and blank lines (bound: max-code= in the "
            "manifest); main: main.c's (at most %d)\n"
            "taught, adapted: lines changed against the base in the files the chapter "
            "teaches, and in the others (at most %d)\n"
-           "inherited: files taken over byte for byte; ! marks a target missed\n",
+           "main+-: of those, main.c's; inherited: files taken over byte for byte\n"
+           "! marks a target missed\n",
            MAX_MAIN_CODE, MAX_ADAPTED);
 }
 
