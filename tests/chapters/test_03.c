@@ -23,6 +23,7 @@
 #include "command.h"
 #include "manager.h"
 #include "mpsc.h"
+#include "program_faults.h"
 #include "program_runner.h"
 #include "redis_client.h"
 #include "redis_harness.h"
@@ -433,6 +434,49 @@ START_TEST(the_program_sends_every_command_and_verifies_it)
 }
 END_TEST
 
+/* ---- The program on its fault paths ----------------------------------------------- */
+
+/* The manager runs every command the workers sent, failed or not, and the
+ * program says what went wrong: the keys cannot be read back (the server
+ * is gone), or SETs failed (it came back empty, or only the connection
+ * died).  Exit status 1 in every case: errors during the run. */
+static void run_03_with_fault(enum program_fault fault)
+{
+    const char *argv[] = { chapter_program(), "--threads", "4", "--iterations", "10000", NULL };
+    struct fault_run fr;
+    program_run_with_fault(argv, fault, "set", 500, 120000, &fr);
+    expect_exit_1_after_fault(&fr, fault, "--threads 4 --iterations 10000",
+                              fault == FAULT_KILL_SERVER ? "cannot read the keys back"
+                                                         : "SET commands failed",
+                              "The receive loop");
+    ck_assert_msg(count_of(fr.run.out, ": sent 10000 SET commands\n") == 4 &&
+                      strstr(fr.run.out, "manager: executed 40000 commands, ") != NULL &&
+                      strstr(fr.run.out, "manager: executed 40000 commands, 0 failed") == NULL,
+                  "expected every worker to send its 10000 SETs and the manager to execute all "
+                  "40000, some failed, when %s; the report was:\n%s"
+                  CHAPTER_HINT("The receive loop"),
+                  program_fault_name(fault), fr.run.out, chapter_doc());
+    fault_run_free(&fr);
+}
+
+START_TEST(the_program_exits_1_when_the_server_is_killed_mid_run)
+{
+    run_03_with_fault(FAULT_KILL_SERVER);
+}
+END_TEST
+
+START_TEST(the_program_exits_1_when_its_connections_are_killed_mid_run)
+{
+    run_03_with_fault(FAULT_KILL_CONNECTIONS);
+}
+END_TEST
+
+START_TEST(the_program_exits_1_when_the_server_restarts_mid_run)
+{
+    run_03_with_fault(FAULT_RESTART_SERVER);
+}
+END_TEST
+
 static Suite *chapter_suite(void)
 {
     Suite *s = suite_create("03-manager-task");
@@ -446,6 +490,14 @@ static Suite *chapter_suite(void)
     tcase_add_test(tc, binary_keys_and_values_survive_the_trip);
     tcase_add_test(tc, the_program_sends_every_command_and_verifies_it);
     suite_add_tcase(s, tc);
+
+    /* A program run per test, each with a fault in the middle of it. */
+    TCase *program_faults = tcase_create("program faults");
+    tcase_set_timeout(program_faults, 240);
+    tcase_add_test(program_faults, the_program_exits_1_when_the_server_is_killed_mid_run);
+    tcase_add_test(program_faults, the_program_exits_1_when_its_connections_are_killed_mid_run);
+    tcase_add_test(program_faults, the_program_exits_1_when_the_server_restarts_mid_run);
+    suite_add_tcase(s, program_faults);
     return s;
 }
 

@@ -28,6 +28,7 @@
 #include "manager.h"
 #include "mpsc.h"
 #include "oneshot.h"
+#include "program_faults.h"
 #include "program_runner.h"
 #include "redis_client.h"
 #include "redis_harness.h"
@@ -694,6 +695,43 @@ START_TEST(the_program_reports_every_command_and_how_it_was_batched)
 }
 END_TEST
 
+/* ---- The program on its fault paths ----------------------------------------------- */
+
+/* The connection breaks in the middle of a batch: the commands of the
+ * batch whose replies never came, and every later one, are answered with
+ * the error, and every command is still accounted for. */
+static void run_06_with_fault(enum program_fault fault)
+{
+    const char *argv[] = { chapter_program(), "--count", "2000000", "--pause-ms", "0", NULL };
+    struct fault_run fr;
+    program_run_with_fault(argv, fault, "set", 20000, PROGRAM_BOUND_MS, &fr);
+    expect_exit_1_after_fault(&fr, fault, "--count 2000000 --pause-ms 0", "lost the connection",
+                              "When the connection breaks mid-batch");
+    ck_assert_msg(strstr(fr.run.out, "every command is accounted for") != NULL,
+                  "expected every command to be accounted for when %s; the report was:\n%s"
+                  CHAPTER_HINT("When the connection breaks mid-batch"),
+                  program_fault_name(fault), fr.run.out, chapter_doc());
+    fault_run_free(&fr);
+}
+
+START_TEST(the_program_exits_1_when_the_server_is_killed_mid_run)
+{
+    run_06_with_fault(FAULT_KILL_SERVER);
+}
+END_TEST
+
+START_TEST(the_program_exits_1_when_its_connections_are_killed_mid_run)
+{
+    run_06_with_fault(FAULT_KILL_CONNECTIONS);
+}
+END_TEST
+
+START_TEST(the_program_exits_1_when_the_server_restarts_mid_run)
+{
+    run_06_with_fault(FAULT_RESTART_SERVER);
+}
+END_TEST
+
 static Suite *chapter_suite(void)
 {
     Suite *s = suite_create("06-pipelining");
@@ -707,6 +745,14 @@ static Suite *chapter_suite(void)
     tcase_add_test(tc, a_caller_that_left_is_skipped_not_waited_on);
     tcase_add_test(tc, the_program_reports_every_command_and_how_it_was_batched);
     suite_add_tcase(s, tc);
+
+    /* A program run per test, each with a fault in the middle of it. */
+    TCase *program_faults = tcase_create("program faults");
+    tcase_set_timeout(program_faults, 240);
+    tcase_add_test(program_faults, the_program_exits_1_when_the_server_is_killed_mid_run);
+    tcase_add_test(program_faults, the_program_exits_1_when_its_connections_are_killed_mid_run);
+    tcase_add_test(program_faults, the_program_exits_1_when_the_server_restarts_mid_run);
+    suite_add_tcase(s, program_faults);
     return s;
 }
 

@@ -29,6 +29,7 @@
 #include "mpsc.h"
 #include "oneshot.h"
 #include "pool.h"
+#include "program_faults.h"
 #include "program_runner.h"
 #include "redis_client.h"
 #include "redis_harness.h"
@@ -840,6 +841,57 @@ START_TEST(a_bad_url_or_an_unreachable_server_exits_with_2)
 }
 END_TEST
 
+/* ---- The program on its fault paths ----------------------------------------------- */
+
+/* The managers reconnect (or keep trying, while the server is gone), the
+ * threads go on, and every request is answered: right, or with an error -
+ * never a wrong value.  The summary names the first error: exit status 1. */
+static void run_07_with_fault(enum program_fault fault)
+{
+    const char *argv[] = { chapter_program(), "--requests", "20000", NULL };
+    struct fault_run fr;
+    program_run_with_fault(argv, fault, "set", 2000, PROGRAM_BOUND_MS, &fr);
+    expect_exit_1_after_fault(&fr, fault, "--requests 20000", "0 wrong replies and ",
+                              "When a connection breaks");
+    size_t sent = 0, right = 0, wrong = 0, errors = 0;
+    const char *line = strstr(fr.run.out, "requests: ");
+    int got = line == NULL ? 0
+                           : sscanf(line, "requests: %zu sent, %zu answered as expected, %zu "
+                                          "wrong, %zu errors", &sent, &right, &wrong, &errors);
+    ck_assert_msg(got == 4 && sent == 8 * 20000 && right + wrong + errors == sent &&
+                      wrong == 0 && errors > 0 && strstr(fr.run.err, "the first: ch07:") != NULL,
+                  "expected all %d requests to be answered, right or with an error (some), "
+                  "never wrong, and the first error named, when %s; the report was:\n%s\n"
+                  "and stderr ended with:\n%s"
+                  CHAPTER_HINT("When a connection breaks"),
+                  8 * 20000, program_fault_name(fault), fr.run.out, tail_of(fr.run.err, 2000),
+                  chapter_doc());
+    if (fault != FAULT_KILL_SERVER)
+        ck_assert_msg(strstr(fr.run.err, "reconnected after") != NULL,
+                      "expected the managers to reconnect when %s; stderr ended with:\n%s"
+                      CHAPTER_HINT("Reconnecting, with back-off"),
+                      program_fault_name(fault), tail_of(fr.run.err, 2000), chapter_doc());
+    fault_run_free(&fr);
+}
+
+START_TEST(the_program_exits_1_when_the_server_is_killed_mid_run)
+{
+    run_07_with_fault(FAULT_KILL_SERVER);
+}
+END_TEST
+
+START_TEST(the_program_exits_1_when_its_connections_are_killed_mid_run)
+{
+    run_07_with_fault(FAULT_KILL_CONNECTIONS);
+}
+END_TEST
+
+START_TEST(the_program_exits_1_when_the_server_restarts_mid_run)
+{
+    run_07_with_fault(FAULT_RESTART_SERVER);
+}
+END_TEST
+
 static Suite *chapter_suite(void)
 {
     Suite *s = suite_create("07-connection-pool");
@@ -869,6 +921,14 @@ static Suite *chapter_suite(void)
     tcase_add_test(program, the_program_checks_every_reply_and_exits_0);
     tcase_add_test(program, a_bad_url_or_an_unreachable_server_exits_with_2);
     suite_add_tcase(s, program);
+
+    /* A program run per test, each with a fault in the middle of it. */
+    TCase *program_faults = tcase_create("program faults");
+    tcase_set_timeout(program_faults, 240);
+    tcase_add_test(program_faults, the_program_exits_1_when_the_server_is_killed_mid_run);
+    tcase_add_test(program_faults, the_program_exits_1_when_its_connections_are_killed_mid_run);
+    tcase_add_test(program_faults, the_program_exits_1_when_the_server_restarts_mid_run);
+    suite_add_tcase(s, program_faults);
     return s;
 }
 
