@@ -144,8 +144,10 @@ void expect_exit_1_after_fault(const struct fault_run *fr, enum program_fault fa
                                const char *args, const char *must_say, const char *section)
 {
     char outcome[128], clip[CLIP_CHARS + 64];
-    ck_assert_msg(fr->faulted, "the test could not break the server in the middle of `%s`: %s",
-                  args, fr->why_not);
+    ck_assert_msg(fr->faulted, "expected `%s` to be busy with Redis long enough to break the "
+                  "server in the middle of its run, but %s (does it run at all?)"
+                  CHAPTER_HINT("%s"),
+                  args, fr->why_not, section, chapter_doc());
     ck_assert_msg(!program_run_has_sanitizer_report(&fr->run),
                   "`%s`, when %s, made a sanitizer report (it %s):\n%s"
                   CHAPTER_HINT("%s"),
