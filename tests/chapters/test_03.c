@@ -477,6 +477,13 @@ START_TEST(the_program_exits_1_when_the_server_restarts_mid_run)
 }
 END_TEST
 
+START_TEST(a_server_that_wants_a_password_is_a_start_up_failure_with_exit_2)
+{
+    const char *argv[] = { chapter_program(), "--threads", "2", "--iterations", "5", NULL };
+    expect_exit_2_without_password(argv, "--threads 2 --iterations 5");
+}
+END_TEST
+
 static Suite *chapter_suite(void)
 {
     Suite *s = suite_create("03-manager-task");
@@ -497,6 +504,7 @@ static Suite *chapter_suite(void)
     tcase_add_test(program_faults, the_program_exits_1_when_the_server_is_killed_mid_run);
     tcase_add_test(program_faults, the_program_exits_1_when_its_connections_are_killed_mid_run);
     tcase_add_test(program_faults, the_program_exits_1_when_the_server_restarts_mid_run);
+    tcase_add_test(program_faults, a_server_that_wants_a_password_is_a_start_up_failure_with_exit_2);
     suite_add_tcase(s, program_faults);
     return s;
 }

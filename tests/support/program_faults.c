@@ -177,3 +177,34 @@ const char *tail_of(const char *text, size_t n)
     size_t len = strlen(text);
     return len > n ? text + len - n : text;
 }
+
+void expect_exit_2_without_password(const char *const *argv, const char *args)
+{
+    struct redis_harness h;
+    char err[512];
+    ck_assert_msg(redis_harness_start(&h, err, sizeof err) == 0,
+                  "the test could not start a private Redis: %s", err);
+    struct redis_client *admin = redis_client_connect(h.url, NULL, err, sizeof err);
+    ck_assert_msg(admin != NULL, "the test could not connect to its Redis: %s", err);
+    const char *set[] = { "CONFIG", "SET", "requirepass", "s3cr3t" };
+    const size_t set_len[] = { 6, 3, 11, 6 };
+    struct redis_result r = redis_client_command(admin, 4, set, set_len);
+    ck_assert_msg(r.kind == REDIS_RESULT_OK, "CONFIG SET requirepass: %s",
+                  redis_result_kind_name(r.kind));
+    redis_result_free(&r);
+    redis_client_free(admin);
+
+    char env_url[128], outcome[128];
+    snprintf(env_url, sizeof env_url, "REDIS_URL=%s", h.url);
+    const char *env[] = { env_url, NULL };
+    struct program_run run;
+    ck_assert_msg(program_run(argv, env, 60000, &run) == 0, "cannot run %s", argv[0]);
+    redis_harness_stop(&h);
+    ck_assert_msg(run.exit_code == 2 && strstr(run.err, "redis://:PASSWORD@") != NULL,
+                  "expected `%s` against a server that wants a password, with none in "
+                  "REDIS_URL, to exit with 2 (it could not start) and say where the password "
+                  "goes; it %s, and its stderr said:\n%s",
+                  args, program_run_outcome(&run, outcome, sizeof outcome),
+                  tail_of(run.err, 2000));
+    program_run_free(&run);
+}

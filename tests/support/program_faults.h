@@ -51,6 +51,11 @@ void program_run_with_fault(const char *const *argv, enum program_fault fault,
 
 void fault_run_free(struct fault_run *fr);
 
+/* Runs argv against a private server that wants a password, with none in
+ * REDIS_URL, and checks that the program says so and exits with 2: it
+ * could not start (rather than reporting every command as failed). */
+void expect_exit_2_without_password(const char *const *argv, const char *args);
+
 /* True if stderr holds a sanitizer's report (ASan, UBSan, TSan, LSan). */
 bool program_run_has_sanitizer_report(const struct program_run *run);
 
