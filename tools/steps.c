@@ -54,6 +54,14 @@
 
 /* ---- Small helpers ------------------------------------------------------------ */
 
+static void say(const char *fmt, va_list ap)
+{
+    fprintf(stderr, "steps: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+/* A problem that stops the tool (a bad manifest, an unreadable file). */
 static void die(const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 1, 2), noreturn))
@@ -64,13 +72,13 @@ static void die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "steps: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say(fmt, ap);
     va_end(ap);
     exit(2);
 }
 
+/* A chapter that breaks its line of the manifest or a target: counted,
+ * and the check goes on to find the others. */
 static int problems;
 
 static void problem(const char *fmt, ...)
@@ -83,9 +91,7 @@ static void problem(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "steps: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say(fmt, ap);
     va_end(ap);
     problems++;
 }

@@ -564,14 +564,10 @@ static Suite *chapter_suite(void)
     tcase_add_test(tc, a_caller_that_left_does_not_leak_its_reply);
     suite_add_tcase(s, tc);
 
-    /* A program run per test, each with a fault in the middle of it. */
-    TCase *program_faults = tcase_create("program faults");
-    tcase_set_timeout(program_faults, 240);
-    tcase_add_test(program_faults, the_program_exits_nonzero_with_a_clear_message_when_the_server_dies);
-    tcase_add_test(program_faults, the_program_exits_1_when_its_connection_is_killed_mid_run);
-    tcase_add_test(program_faults, the_program_exits_1_when_the_server_restarts_mid_run);
-    tcase_add_test(program_faults, a_server_that_wants_a_password_is_a_start_up_failure_with_exit_2);
-    suite_add_tcase(s, program_faults);
+    add_program_fault_tests(s, the_program_exits_nonzero_with_a_clear_message_when_the_server_dies,
+                            the_program_exits_1_when_its_connection_is_killed_mid_run,
+                            the_program_exits_1_when_the_server_restarts_mid_run,
+                            a_server_that_wants_a_password_is_a_start_up_failure_with_exit_2);
     return s;
 }
 

@@ -57,6 +57,18 @@ static bool kill_connections(struct redis_client *admin, char *why, size_t whyle
     return killed;
 }
 
+/* A private server for one program run, and the test's own connection to
+ * it (not the program's: CLIENT KILL ... SKIPME yes spares it). */
+static struct redis_client *start_private_server(struct redis_harness *h)
+{
+    char err[512];
+    ck_assert_msg(redis_harness_start(h, err, sizeof err) == 0,
+                  "the test could not start a private Redis: %s", err);
+    struct redis_client *admin = redis_client_connect(h->url, NULL, err, sizeof err);
+    ck_assert_msg(admin != NULL, "the test could not connect to its Redis: %s", err);
+    return admin;
+}
+
 void program_run_with_fault(const char *const *argv, enum program_fault fault,
                             const char *command, long after_calls, unsigned timeout_ms,
                             struct fault_run *out)
@@ -64,10 +76,7 @@ void program_run_with_fault(const char *const *argv, enum program_fault fault,
     memset(out, 0, sizeof *out);
     struct redis_harness h;
     char err[512];
-    ck_assert_msg(redis_harness_start(&h, err, sizeof err) == 0,
-                  "the test could not start a private Redis: %s", err);
-    struct redis_client *admin = redis_client_connect(h.url, NULL, err, sizeof err);
-    ck_assert_msg(admin != NULL, "the test could not connect to its Redis: %s", err);
+    struct redis_client *admin = start_private_server(&h);
 
     char env_url[128];
     snprintf(env_url, sizeof env_url, "REDIS_URL=%s", h.url);
@@ -181,11 +190,7 @@ const char *tail_of(const char *text, size_t n)
 void expect_exit_2_without_password(const char *const *argv, const char *args)
 {
     struct redis_harness h;
-    char err[512];
-    ck_assert_msg(redis_harness_start(&h, err, sizeof err) == 0,
-                  "the test could not start a private Redis: %s", err);
-    struct redis_client *admin = redis_client_connect(h.url, NULL, err, sizeof err);
-    ck_assert_msg(admin != NULL, "the test could not connect to its Redis: %s", err);
+    struct redis_client *admin = start_private_server(&h);
     const char *set[] = { "CONFIG", "SET", "requirepass", "s3cr3t" };
     const size_t set_len[] = { 6, 3, 11, 6 };
     struct redis_result r = redis_client_command(admin, 4, set, set_len);
@@ -207,4 +212,17 @@ void expect_exit_2_without_password(const char *const *argv, const char *args)
                   args, program_run_outcome(&run, outcome, sizeof outcome),
                   tail_of(run.err, 2000));
     program_run_free(&run);
+}
+
+void add_program_fault_tests(Suite *suite, const TTest *server_killed,
+                             const TTest *connections_killed, const TTest *server_restarted,
+                             const TTest *password_missing)
+{
+    TCase *tc = tcase_create("program faults");
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, server_killed);
+    tcase_add_test(tc, connections_killed);
+    tcase_add_test(tc, server_restarted);
+    tcase_add_test(tc, password_missing);
+    suite_add_tcase(suite, tc);
 }

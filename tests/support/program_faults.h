@@ -17,6 +17,7 @@
 #ifndef PROGRAM_FAULTS_H
 #define PROGRAM_FAULTS_H
 
+#include <check.h>
 #include <stdbool.h>
 
 #include "program_runner.h"
@@ -66,6 +67,12 @@ bool program_run_has_sanitizer_report(const struct program_run *run);
  * text a failure points to. */
 void expect_exit_1_after_fault(const struct fault_run *fr, enum program_fault fault,
                                const char *args, const char *must_say, const char *section);
+
+/* Adds the test case "program faults" to `suite`: one program run per
+ * test, with a time limit that leaves room for the sanitizer lanes. */
+void add_program_fault_tests(Suite *suite, const TTest *server_killed,
+                             const TTest *connections_killed, const TTest *server_restarted,
+                             const TTest *password_missing);
 
 /* How many times `text` occurs in `haystack`. */
 int count_of(const char *haystack, const char *text);
