@@ -446,29 +446,30 @@ static void *log_many(void *arg)
 
 START_TEST(log_lines_of_many_threads_never_mix)
 {
-    struct captured c;
-    capture_start(&c);
+    /* A real file, not a memstream: a memstream grows its buffer with
+     * realloc inside glibc, under a lock ThreadSanitizer cannot see. */
+    FILE *log = tmpfile();
+    ck_assert(log != NULL);
     pthread_t threads[4];
     struct logger loggers[4];
     for (int t = 0; t < 4; t++) {
-        loggers[t] = (struct logger){ c.stream, t };
+        loggers[t] = (struct logger){ log, t };
         ck_assert_int_eq(pthread_create(&threads[t], NULL, log_many, &loggers[t]), 0);
     }
     for (int t = 0; t < 4; t++)
         pthread_join(threads[t], NULL);
-    const char *text = capture_end(&c);
+    rewind(log);
+    char line[256];
     int lines = 0;
-    for (const char *line = text; *line != '\0'; lines++) {
-        const char *end = strchr(line, '\n');
-        ck_assert(end != NULL);
+    while (fgets(line, sizeof line, log) != NULL) {
         int t, i, used = 0;
-        int matched = sscanf(line, "manager: SET \"key-%d-%d\" -> ok \"OK\"%n", &t, &i, &used);
-        ck_assert_msg(matched == 2 && line + used == end, "a mixed line: %.*s",
-                      (int)(end - line), line);
-        line = end + 1;
+        int matched = sscanf(line, "manager: SET \"key-%d-%d\" -> ok \"OK\"\n%n", &t, &i, &used);
+        ck_assert_msg(matched == 2 && line[used] == '\0' && line[used - 1] == '\n',
+                      "a mixed line: %s", line);
+        lines++;
     }
+    fclose(log);
     ck_assert_int_eq(lines, 4 * 300);
-    free(c.text);
 }
 END_TEST
 
