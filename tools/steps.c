@@ -8,6 +8,8 @@
  *   steps check MANIFEST   exit 1, naming each problem, if a chapter breaks
  *                          its line of the manifest or a size target
  *   steps stats MANIFEST   the table of sizes (also printed by check)
+ *   steps pairs MANIFEST NN  the files of chapter NN with the base file each
+ *                          is compared with (for a diff of the step)
  *
  * The manifest, one line per chapter (# starts a comment):
  *
@@ -575,10 +577,39 @@ static void print_table(const struct chapter *chapters, const struct sizes *size
            MAX_MAIN_CODE, MAX_ADAPTED);
 }
 
+/* `steps pairs MANIFEST CHAPTER`: for each file of the chapter and each
+ * file of its base it drops, one line "KIND CHAPTER-FILE BASE-FILE", with
+ * "-" for a side that does not exist; KIND is teaches, adapts, inherited
+ * or drops.  What a diff of the step (make diff-NN) compares. */
+static int print_pairs(const char *root, const struct chapter *c)
+{
+    struct files mine, base = { .count = 0 };
+    list_files(root, c->name, &mine);
+    if (c->base[0] != '\0')
+        list_files(root, c->base, &base);
+    for (size_t i = 0; i < mine.count; i++) {
+        const char *name = mine.name[i];
+        const struct listed *t = find_listed(c->teaches, c->n_teaches, name);
+        const struct listed *a = find_listed(c->adapts, c->n_adapts, name);
+        const char *old = t != NULL ? t->old : a != NULL ? a->old : name;
+        const char *kind = c->base[0] == '\0' || t != NULL ? "teaches" : a != NULL ? "adapts"
+                                                                                 : "inherited";
+        printf("%s %s/%s/%s ", kind, root, c->name, name);
+        if (has_file(&base, old))
+            printf("%s/%s/%s\n", root, c->base, old);
+        else
+            printf("-\n");
+    }
+    for (size_t i = 0; i < c->n_drops; i++)
+        printf("drops - %s/%s/%s\n", root, c->base, c->drops[i].name);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3 || (strcmp(argv[1], "check") != 0 && strcmp(argv[1], "stats") != 0))
-        die("usage: steps check|stats MANIFEST");
+    bool pairs = argc == 4 && strcmp(argv[1], "pairs") == 0;
+    if (!pairs && (argc != 3 || (strcmp(argv[1], "check") != 0 && strcmp(argv[1], "stats") != 0)))
+        die("usage: steps check|stats MANIFEST, or steps pairs MANIFEST CHAPTER");
     /* The chapters sit next to the manifest. */
     char root[NAME_SIZE];
     const char *slash = strrchr(argv[2], '/');
@@ -588,6 +619,12 @@ int main(int argc, char **argv)
     static struct chapter chapters[MAX_CHAPTERS];
     struct sizes sizes[MAX_CHAPTERS];
     size_t n = read_manifest(argv[2], chapters);
+    for (size_t i = 0; pairs && i < n; i++)
+        if (strcmp(chapters[i].name, argv[3]) == 0 ||
+            strncmp(chapters[i].name, argv[3], strlen(argv[3])) == 0)
+            return print_pairs(root, &chapters[i]);
+    if (pairs)
+        die("%s has no line for chapter %s", argv[2], argv[3]);
     for (size_t i = 0; i < n; i++) {
         char dir[2 * NAME_SIZE];
         snprintf(dir, sizeof dir, "%s/%s/main.c", root, chapters[i].name);
