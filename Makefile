@@ -197,6 +197,17 @@ build/tools/%: tools/%.c tools/die.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 $(WARNINGS) -O2 -D_POSIX_C_SOURCE=200809L $< -o $@
 
+# ---- tools/steps: a chapter is its base plus its step ----------------------------
+# solutions/steps.txt says which chapter each builds on and which files its
+# step may change; tools/steps.c holds the chapters to it and measures them.
+
+STEPS := build/tools/steps
+STEPS_MANIFEST := solutions/steps.txt
+
+$(STEPS): tools/steps.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 $(WARNINGS) -O2 -D_POSIX_C_SOURCE=200809L $< -o $@
+
 # ---- Chapters ------------------------------------------------------------------
 #
 # Each chapter NN-name exists three times over:
@@ -542,7 +553,7 @@ bench-smoke: bench-build ## A tiny `make bench`: checks the benchmarks work (rig
 # ---- Top-level targets -------------------------------------------------------
 
 .PHONY: all
-all: $(LIBCOMMON) $(WITH_REDIS) $(TEST_COMMON) $(SNIP) ## Build everything (SAN=address or SAN=thread for a sanitizer build)
+all: $(LIBCOMMON) $(WITH_REDIS) $(TEST_COMMON) $(SNIP) $(STEPS) ## Build everything (SAN=address or SAN=thread for a sanitizer build)
 all: $(foreach ch,$(CHAPTERS),$(BUILD)/solutions/$(ch)/$(ch) $(BUILD)/chapters/$(ch)/$(ch)) $(BENCH_PROGRAMS)
 
 # Which Check suite or test case to run: `make test-common SUITE=mpsc`,
@@ -562,7 +573,8 @@ summary = mkdir -p build/summary && printf '%s\t%s\n' "$$(date +%s)" "$(2)" > bu
 # The parts of `make test`, in the order they run.  Each prints a line or
 # two when it passes, and everything it has when it fails.
 TEST_PARTS := test-common test-solutions test-starters test-08-broken test-pitfalls \
-	check-generated docs-check docs-drift-test bench-smoke site-test test-secrets
+	check-generated check-steps steps-drift-test docs-check docs-drift-test bench-smoke \
+	site-test test-secrets
 
 .PHONY: test
 test: ## Check the whole repository: code, solutions, starters, pitfalls, docs, site, benchmarks
@@ -608,6 +620,21 @@ test-starters: $(foreach ch,$(CHAPTERS),$(BUILD)/starters/$(ch)/test_chapter $(B
 		fi; \
 	done; \
 	$(call summary,test-starters,$(words $(filter-out 01-%,$(CHAPTERS))) starters build and run; their tests catch their TODOs)
+
+# Each chapter is the chapter it builds on plus its step, within the size
+# targets: see solutions/steps.txt and CONTRIBUTING.md.
+.PHONY: check-steps stats
+check-steps: $(STEPS) ## Check that each chapter is its base plus its step (solutions/steps.txt), within the size targets
+	@$(STEPS) check $(STEPS_MANIFEST)
+
+stats: $(STEPS) ## Each chapter's lines of code, its main.c's, and the size of its step against its base
+	@$(STEPS) stats $(STEPS_MANIFEST)
+
+# Proof that check-steps catches drift: an inherited file changed by a
+# line, a step too large, a file or a chapter the manifest does not list.
+.PHONY: steps-drift-test
+steps-drift-test: $(STEPS) ## Check that check-steps catches a drifted inherited file, a step too large, an unlisted file
+	@scripts/test-steps-drift.sh $(STEPS)
 
 # chapters/ must be exactly what snip makes of solutions/.  Compared with
 # the committed chapters/ (git HEAD) when this is a git checkout, so that a

@@ -129,6 +129,8 @@ void cli_print_usage(const struct cli_program *program, FILE *out)
         fputc('\n', out);
     }
     fprintf(out, "  --help%*sprint this help\n", help_column - 8, "");
+    if (program->epilog != NULL)
+        fprintf(out, "%s\n", program->epilog);
 }
 
 /* Stores `arg` into option o, or says on err why it cannot. */
@@ -216,4 +218,11 @@ int cli_parse(const struct cli_program *program, int argc, char **argv, FILE *ou
     }
     free(longopts);
     return status;
+}
+
+void cli_parse_or_exit(const struct cli_program *program, int argc, char **argv)
+{
+    int status = cli_parse(program, argc, argv, stdout, stderr);
+    if (status >= 0)
+        exit(status);
 }

@@ -22,6 +22,8 @@
  *     if (status >= 0)
  *         return status;                  // --help (0) or a bad option (2)
  *
+ * or, in one line, cli_parse_or_exit(&program, argc, argv).
+ *
  * Strict on purpose: "--threads 8x", "--threads -1", "--threads" with no
  * value, an unknown option and a stray argument are each an error with a
  * message that gives the allowed range or choices, never a silently
@@ -52,6 +54,7 @@ struct cli_option {
 struct cli_program {
     const char *name;        /* "02-mutex": the first word of every message */
     const char *summary;     /* what the program does; printed by --help */
+    const char *epilog;      /* printed after the options, or NULL */
     const struct cli_option *options;
     size_t option_count;
 };
@@ -65,6 +68,11 @@ struct cli_program {
  * message naming it and the usage went to `err`).  Targets of options not
  * given keep their defaults. */
 int cli_parse(const struct cli_program *program, int argc, char **argv, FILE *out, FILE *err);
+
+/* cli_parse on stdout and stderr, for main(): returns when the program
+ * should run, and otherwise exits at once with cli_parse's status (0 after
+ * --help, 2 after a bad option). */
+void cli_parse_or_exit(const struct cli_program *program, int argc, char **argv);
 
 /* Prints the usage text: a usage line made from the table, the summary,
  * and one line per option with its help, range or choices, and default. */

@@ -477,6 +477,16 @@ static bool set_up(struct redis_client *client, const struct redis_url *u, const
         if (!setup_command(client, 2, argv, len, "AUTH", "Check the password in the URL.",
                            why, err, errlen))
             return false;
+    } else {
+        /* No password: make sure the server does not want one, so that a
+         * missing password fails here, as "could not connect", rather than
+         * every command later with NOAUTH.  PING answers PONG, a status. */
+        const char *argv[] = { "PING" };
+        const size_t len[] = { 4 };
+        if (!setup_command(client, 1, argv, len, "PING",
+                           "Check that a Redis server listens at this address.", why, err,
+                           errlen))
+            return false;
     }
     if (u->db != 0) {
         char db[16];

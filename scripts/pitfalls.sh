@@ -56,9 +56,14 @@ check() {
             problem "$catalogue: '$nn | $name' names section \"$section\", which is not a heading of docs/$nn-*.md"
     done < "${TMPDIR:-/tmp}/pitfalls.$$"
     rm -f "${TMPDIR:-/tmp}/pitfalls.$$"
+    # A marker needs a row of its own chapter, or of an earlier one: a file
+    # a chapter takes over byte for byte from its base (solutions/steps.txt)
+    # carries the base's markers, whose pitfall is planted and run in the
+    # chapter that teaches it.
     for m in $(echo "$marked" | tr ' ' '@'); do
-        echo "$catalogued" | grep -qxF "$(echo "$m" | tr '@' ' ')" ||
-            problem "pitfall '${m#*@}' is planted in solutions/${m%%@*}-*/ but $catalogue has no row '${m%%@*} | ${m#*@} | ...'"
+        nn=${m%%@*} name=${m#*@}
+        echo "$catalogued" | awk -v nn="$nn" -v name="$name" '$2 == name && $1 <= nn { found = 1 } END { exit !found }' ||
+            problem "pitfall '$name' is planted in solutions/$nn-*/ but $catalogue has no row '$nn | $name | ...' (nor an earlier chapter's)"
     done
     if [ -f "$sections" ]; then
         rows "$sections" > "${TMPDIR:-/tmp}/sections.$$"

@@ -89,7 +89,7 @@ n=$(line_of tokio-to-c.md '    w->tx = mpsc_sender_clone(tx);')
 set_line tokio-to-c.md "$n" '    w->tx = tx; /* drifted */'
 check tokio-to-c.md
 expect_caught $? "a changed line in a partial snippet" "docs/tokio-to-c.md:$n:" \
-    "partial block is not a part of solutions/03-manager-task/main.c#spawn_workers"
+    "partial block is not a part of solutions/03-manager-task/worker.c#spawn_workers"
 restore tokio-to-c.md
 
 # ---- 3. A wrong-on-purpose snippet changed outside its WRONG line ----
@@ -98,7 +98,7 @@ n=$(line_of tokio-to-c.md '    running++;')
 set_line tokio-to-c.md "$n" '    running += 2;'
 check tokio-to-c.md
 expect_caught $? "a changed line in a wrong-on-purpose snippet" "docs/tokio-to-c.md:$n:" \
-    "solutions/03-manager-task/main.c#spawn_workers"
+    "solutions/03-manager-task/worker.c#spawn_workers"
 restore tokio-to-c.md
 
 # ---- 4. A link to a heading that does not exist ----

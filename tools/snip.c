@@ -6,6 +6,9 @@
  *
  *   - The learner's starting code in chapters/: each exercise region of a
  *     solution file is replaced by the starter lines written beside it.
+ *     Only the chapter's own exercises are: in solutions/06-x/, a region
+ *     marked `exercise 05` (a file chapter 06 inherited from chapter 05)
+ *     keeps its solution, because the learner did it in chapter 05.
  *
  *         //> exercise 02
  *         pthread_mutex_lock(&shared->lock);          <- the solution

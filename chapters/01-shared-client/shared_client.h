@@ -8,9 +8,10 @@
  * exactly what the SET just stored.  Whatever else comes back is a reply
  * that belonged to some other thread's command.
  *
- * A worker writes only to its own `struct worker`, and main() reads it only
- * after pthread_join(): the results need no lock.  The one thing the
- * workers do share, the client, is the bug this chapter is about.
+ * A worker writes only to its own `struct worker` and its own report slot,
+ * and main() reads them only after pthread_join(): the results need no
+ * lock.  The one thing the workers do share, the client, is the bug this
+ * chapter is about.
  */
 #ifndef SHARED_CLIENT_H
 #define SHARED_CLIENT_H
@@ -19,6 +20,7 @@
 #include <stdio.h>
 
 #include "redis_client.h"
+#include "report.h"
 
 struct worker {
     /* Set by main() before the thread starts. */
@@ -26,6 +28,7 @@ struct worker {
     struct redis_client *client;  /* the one client ALL workers share */
     long iterations;              /* rounds to run */
     bool verbose;                 /* log every command and reply to stderr */
+    struct report_slot *out;      /* where the thread's line and counts go */
 
     /* Written by the worker's thread, read by main() after the join. */
     long rounds;                  /* rounds completed */
@@ -35,13 +38,12 @@ struct worker {
 };
 
 /* The thread body: pthread_create(&t, NULL, worker_thread, &worker).
- * Runs worker->iterations rounds, or stops at the first error. */
-void *worker_thread(void *worker);
-
-/* Prints one line saying how the worker did, e.g.
- *   thread 3: 2000 rounds, 17 wrong replies (first in round 5: GET expected
- *   value "thread 3 iteration 5", got ok "OK")
+ * Runs worker->iterations rounds, or stops at the first error.  Then it
+ * fills its report slot: rounds done, wrong replies, the error if one
+ * stopped it, and a line saying how it did, e.g.
+ *   2000 rounds, 17 wrong replies (first in round 5: GET expected value
+ *   "thread 3 iteration 5", got ok "OK")
  * with "; stopped: ..." at the end if an error stopped it. */
-void worker_print_report(const struct worker *worker, FILE *out);
+void *worker_thread(void *worker);
 
 #endif

@@ -72,4 +72,8 @@ void manager_join(struct manager *m);
  * manager_join and possibly waiting for ever. */
 bool manager_finished(const struct manager *m);
 
+/* Waits at most timeout_ms for manager_finished; returns it.  The manager
+ * still has to be joined. */
+bool manager_wait(const struct manager *m, unsigned timeout_ms);
+
 #endif

@@ -1,8 +1,6 @@
 /*
  * command.h - the message a requester sends to the manager: one Redis
- * command, and where to send the answer.  As in chapter 04; chapter 05's
- * producer sends its SETs with `reply` NULL (fire and forget), so the
- * manager's counters are the only record of how each one ended.
+ * command, and (new in this chapter) where to send the answer.
  *
  * The command travels through the mpsc channel by value, so it must not
  * point at anything the requester will reuse or free: the key and value are

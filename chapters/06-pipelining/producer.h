@@ -1,9 +1,7 @@
 /*
- * producer.h - chapter 05's experiment, kept as it was: one producer floods
- * the manager with SETs while Redis is paused, and the channel between
- * them decides what happens to the surplus.  In chapter 06 the manager at
- * the other end pipelines, so the same flood drains in far fewer round
- * trips (--timing shows how many batches it took).
+ * producer.h - chapter 05's experiment: one producer floods the manager
+ * with SETs while Redis is paused, and the channel between them decides
+ * what happens to the surplus.
  *
  *     producer ──SET, SET, SET, ...──► [ channel ] ──► manager ──► Redis (paused)
  *      fast                             capacity?        slow        stalled
@@ -51,7 +49,7 @@ struct flood_options {
                                (0: no pause).  Keep it well below the
                                manager's 10 s command timeout. */
     const char *key_prefix; /* keys are "<prefix>:<n>", n = 0..count-1;
-                               NULL means "ch06:flood" */
+                               NULL means "ch05:flood" */
     FILE *log;              /* live log (producer and manager), or NULL */
 };
 
@@ -64,20 +62,21 @@ struct flood_report {
     /* The manager's side, read after it ended. */
     size_t completed;          /* Redis answered OK */
     size_t failed;             /* an error reply, or the connection was lost */
-    size_t batches;            /* pipelines the manager wrote (chapter 06) */
-    size_t largest_batch;      /* the most commands in one of them */
     /* What the flood did to the queue and to the producer. */
     size_t capacity;           /* the channel's; SIZE_MAX when unbounded */
     size_t max_queue_len_seen; /* mpsc_sender_len, sampled after each send */
     long blocked_ms;           /* time spent inside mpsc_send, in total */
     long elapsed_ms;           /* from the first send to the manager's end */
     long peak_rss_kib;         /* this process's peak resident memory (VmHWM) */
+    size_t batches;            /* pipelines the manager wrote (chapter 06) */
+    size_t largest_batch;      /* the most commands in one of them */
     char problem[1024];        /* what went wrong during the run; "" if nothing */
 };
 
-/* "block", "try", "unbounded"; and back (returns false for anything else). */
+/* "block", "try", "unbounded", in the order of enum flood_mode, then NULL:
+ * the choices of a --mode option (cli.h). */
+extern const char *const flood_mode_names[];
 const char *flood_mode_name(enum flood_mode mode);
-bool flood_mode_parse(const char *text, enum flood_mode *mode);
 
 /* The report's bookkeeping: every command issued was either refused by the
  * channel or taken and then completed or failed.
@@ -94,5 +93,17 @@ bool flood_report_balanced(const struct flood_report *report);
  */
 int flood_run(const struct flood_options *opts, struct flood_report *report, char *err,
               size_t errlen);
+
+/* Prints what the flood did, on `out`: the same on every run unless
+ * `timing` adds what depends on timing (refusals in try mode, how long the
+ * queue grew, time blocked, peak memory as peak_rss_kib=N). */
+void flood_print_report(const struct flood_options *opts, const struct flood_report *report,
+                        bool timing, FILE *out);
+
+/* Says on stderr, after "PROGRAM: ", what went wrong with the run, if
+ * anything: a problem, counts that do not add up, failed commands, a
+ * queue longer than its capacity.  Returns the exit status (report.h). */
+int flood_judge(const char *program, const struct flood_options *opts,
+                const struct flood_report *report);
 
 #endif

@@ -1,7 +1,6 @@
 /*
  * command.h - the message a requester sends to the manager: one Redis
- * command, and where to send the answer.  Unchanged since chapter 04; in
- * a pool, the key also decides WHICH manager gets the command (pool.c).
+ * command, and (new in this chapter) where to send the answer.
  *
  * The command travels through the mpsc channel by value, so it must not
  * point at anything the requester will reuse or free: the key and value are

@@ -12,21 +12,6 @@
 
 #include <string.h>
 
-/* `ok "OK"`, `value "thread 5 iteration 12"`, `nil`, `integer 3`,
- * `error "ERR ..."`: the kind of reply, then what it held. */
-static void describe_reply(const struct redis_result *r, char *out, size_t size)
-{
-    char quoted[REDIS_QUOTE_BUFSIZE];
-    if (r->kind == REDIS_RESULT_INTEGER)
-        snprintf(out, size, "integer %lld", r->integer);
-    else if (r->data == NULL)
-        snprintf(out, size, "%s", redis_result_kind_name(r->kind));
-    else {
-        redis_quote_bytes(r->data, r->len, quoted, sizeof quoted);
-        snprintf(out, size, "%s %s", redis_result_kind_name(r->kind), quoted);
-    }
-}
-
 /*
  * Compares the reply `got` to `command` with the reply it should have had:
  * `want_kind` holding want[0..want_len).
@@ -40,8 +25,8 @@ static bool check_reply(struct worker *w, long round, const char *command,
                         const struct redis_result *got, enum redis_result_kind want_kind,
                         const char *want, size_t want_len)
 {
-    char got_text[REDIS_QUOTE_BUFSIZE + 16];
-    describe_reply(got, got_text, sizeof got_text);
+    char got_text[REPORT_RESULT_SIZE];
+    report_describe_result(got, got_text, sizeof got_text);
 
     if (redis_result_is_error(got)) {
         snprintf(w->error, sizeof w->error, "%s in round %ld failed: %s",
@@ -95,6 +80,27 @@ static bool run_round(struct worker *w, const char *key, size_t key_len, long ro
     //< snippet round
 }
 
+/* What the report prints for this worker, and its counts. */
+static void report_worker(const struct worker *w)
+{
+    struct report_slot *out = w->out;
+    out->done = (size_t)w->rounds;
+    out->wrong = (size_t)w->wrong_replies;
+    out->errors = w->error[0] != '\0';
+    out->stopped = w->error[0] != '\0';
+    report_problem(out, "%s", w->error);
+    char rounds[64];
+    if (w->rounds == w->iterations)
+        snprintf(rounds, sizeof rounds, "%ld rounds", w->rounds);
+    else
+        snprintf(rounds, sizeof rounds, "%ld of %ld rounds", w->rounds, w->iterations);
+    report_line(out, "%s, %ld wrong %s%s%s%s%s%s", rounds, w->wrong_replies,
+                report_plural((size_t)w->wrong_replies, "reply", "replies"),
+                w->first_wrong[0] != '\0' ? " (first " : "", w->first_wrong,
+                w->first_wrong[0] != '\0' ? ")" : "", w->error[0] != '\0' ? "; stopped: " : "",
+                w->error);
+}
+
 void *worker_thread(void *arg)
 {
     struct worker *w = arg;
@@ -106,20 +112,6 @@ void *worker_thread(void *arg)
             break;
         w->rounds = round;
     }
+    report_worker(w);
     return NULL;
-}
-
-void worker_print_report(const struct worker *w, FILE *out)
-{
-    fprintf(out, "thread %d: ", w->id);
-    if (w->rounds == w->iterations)
-        fprintf(out, "%ld rounds", w->rounds);
-    else
-        fprintf(out, "%ld of %ld rounds", w->rounds, w->iterations);
-    fprintf(out, ", %ld wrong %s", w->wrong_replies, w->wrong_replies == 1 ? "reply" : "replies");
-    if (w->first_wrong[0] != '\0')
-        fprintf(out, " (first %s)", w->first_wrong);
-    if (w->error[0] != '\0')
-        fprintf(out, "; stopped: %s", w->error);
-    fputc('\n', out);
 }

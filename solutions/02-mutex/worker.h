@@ -7,9 +7,10 @@
  * writes that key, so the GET must return exactly what the SET just stored;
  * with the lock in place, it always does.
  *
- * A worker writes only to its own `struct worker`, and main() reads it only
- * after pthread_join(): the results need no lock.  The connection, which
- * the workers do share, is behind the lock in locked_client.c.
+ * A worker writes only to its own `struct worker` and its own report slot,
+ * and main() reads them only after pthread_join(): the results need no
+ * lock.  The connection, which the workers do share, is behind the lock in
+ * locked_client.c.
  */
 #ifndef WORKER_H
 #define WORKER_H
@@ -18,6 +19,7 @@
 #include <stdio.h>
 
 #include "locked_client.h"
+#include "report.h"
 
 struct worker {
     /* Set by main() before the thread starts. */
@@ -25,6 +27,7 @@ struct worker {
     struct locked_client *client; /* the one locked client ALL workers share */
     long iterations;              /* rounds to run */
     bool verbose;                 /* log every command and reply to stderr */
+    struct report_slot *out;      /* where the thread's line and counts go */
 
     /* Written by the worker's thread, read by main() after the join. */
     long rounds;                  /* rounds completed */
@@ -34,13 +37,12 @@ struct worker {
 };
 
 /* The thread body: pthread_create(&t, NULL, worker_thread, &worker).
- * Runs worker->iterations rounds, or stops at the first error. */
+ * Runs worker->iterations rounds, or stops at the first error.  Then it
+ * fills its report slot: rounds done, wrong replies, the error if one
+ * stopped it, and a line saying how it did, e.g.
+ *   2000 rounds, 17 wrong replies (first in round 5: GET expected value
+ *   "thread 3 iteration 5", got ok "OK")
+ * with "; stopped: ..." at the end if an error stopped it. */
 void *worker_thread(void *worker);
-
-/* Prints one line saying how the worker did, e.g.
- *   thread 3: 1000 rounds, 0 wrong replies
- * with the first wrong reply in brackets if there was one, and
- * "; stopped: ..." at the end if an error stopped the worker. */
-void worker_print_report(const struct worker *worker, FILE *out);
 
 #endif

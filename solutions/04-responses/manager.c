@@ -16,30 +16,17 @@
 #include <string.h>
 
 #include "command.h"
+#include "report.h"
 #include "oneshot.h"
 
 /* ---- Logging (only with a log stream, i.e. --verbose) -------------------- */
 
+/* One line per command, key and result quoted (common/report.h). */
 static void log_result(const struct manager *m, const struct command *cmd,
                        const struct redis_result *result)
 {
-    if (m->log == NULL)
-        return;
-    /* Keys and values may hold any byte: quote them so a log line stays a
-     * line. */
-    char quoted[REDIS_QUOTE_BUFSIZE];
-    /* flockfile holds the stream for the whole line, so a line of the
-     * manager's never mixes with output of other threads. */
-    flockfile(m->log);
-    fprintf(m->log, "manager: %s ", command_name(cmd->kind));
-    fputs(redis_quote_bytes(cmd->key, cmd->key_len, quoted, sizeof quoted), m->log);
-    fprintf(m->log, " -> %s", redis_result_kind_name(result->kind));
-    if (result->data != NULL) {
-        fputc(' ', m->log);
-        fputs(redis_quote_bytes(result->data, result->len, quoted, sizeof quoted), m->log);
-    }
-    fputc('\n', m->log);
-    funlockfile(m->log);
+    report_log_result(m->log, "manager", command_name(cmd->kind), cmd->key, cmd->key_len,
+                      result);
 }
 
 /* ---- Answering ------------------------------------------------------------ */

@@ -1,8 +1,6 @@
 /*
  * command.h - the message a requester sends to the manager: one Redis
- * command, and where to send the answer.  As in chapter 04; chapter 05's
- * producer sends its SETs with `reply` NULL (fire and forget), so the
- * manager's counters are the only record of how each one ended.
+ * command, and (new in this chapter) where to send the answer.
  *
  * The command travels through the mpsc channel by value, so it must not
  * point at anything the requester will reuse or free: the key and value are
@@ -32,6 +30,7 @@ enum command_kind {
     COMMAND_SET,
 };
 
+//> snippet command
 struct command {
     enum command_kind kind;
     char *key;        /* a private copy; may contain any byte, NUL included */
@@ -43,6 +42,7 @@ struct command {
      * waits for the answer (fire and forget). */
     struct oneshot_sender *reply;
 };
+//< snippet command
 
 /* Fill *cmd with a GET / SET of private copies of the bytes given, and no
  * reply sender yet.  Return 0, or ENOMEM with *cmd left empty. */

@@ -18,30 +18,17 @@
 #include <string.h>
 
 #include "command.h"
+#include "report.h"
 #include "oneshot.h"
 
 /* ---- Logging (only with a log stream, i.e. --verbose) -------------------- */
 
+/* One line per command, key and result quoted (common/report.h). */
 static void log_result(const struct manager *m, const struct command *cmd,
                        const struct redis_result *result)
 {
-    if (m->log == NULL)
-        return;
-    /* Keys and values may hold any byte: quote them so a log line stays a
-     * line. */
-    char quoted[REDIS_QUOTE_BUFSIZE];
-    /* flockfile holds the stream for the whole line, so a line of the
-     * manager's never mixes with output of other threads. */
-    flockfile(m->log);
-    fprintf(m->log, "manager: %s ", command_name(cmd->kind));
-    fputs(redis_quote_bytes(cmd->key, cmd->key_len, quoted, sizeof quoted), m->log);
-    fprintf(m->log, " -> %s", redis_result_kind_name(result->kind));
-    if (result->data != NULL) {
-        fputc(' ', m->log);
-        fputs(redis_quote_bytes(result->data, result->len, quoted, sizeof quoted), m->log);
-    }
-    fputc('\n', m->log);
-    funlockfile(m->log);
+    report_log_result(m->log, "manager", command_name(cmd->kind), cmd->key, cmd->key_len,
+                      result);
 }
 
 /* ---- Answering ------------------------------------------------------------ */
@@ -50,6 +37,8 @@ static void log_result(const struct manager *m, const struct command *cmd,
  * is consumed: it ends up with the requester, or freed here. */
 static void answer(struct command *cmd, struct redis_result result)
 {
+    //> snippet answer
+    //> exercise 04
     if (cmd->reply == NULL) {
         redis_result_free(&result); /* fire and forget: nobody waits */
     } else {
@@ -60,9 +49,18 @@ static void answer(struct command *cmd, struct redis_result result)
             redis_result_free(&result);
         cmd->reply = NULL;
     }
+    //| starter
+    //| // TODO(04): send `result` through cmd->reply (oneshot_send; then set
+    //| // cmd->reply to NULL: the send used it up).  If the send fails, or
+    //| // cmd->reply is NULL (nobody waits), free the result instead.
+    //| // For now the result is thrown away, and command_free below drops the
+    //| // reply sender, so the requester at least hears "no answer".
+    //| redis_result_free(&result);
+    //< exercise 04
     /* Drops cmd->reply if it is still set: the requester then gets
      * CHAN_CLOSED instead of waiting for ever. */
     command_free(cmd);
+    //< snippet answer
 }
 
 /* Records the first connection failure; later ones only repeat it. */
@@ -113,6 +111,7 @@ static struct redis_result execute(struct redis_client *client, const struct com
  */
 static bool run_command(struct manager *m, struct command *cmd)
 {
+    //> snippet run_command
     if (nobody_waits_for(cmd)) {
         m->skipped++;
         command_free(cmd); /* drops nothing: the requester is gone */
@@ -130,6 +129,7 @@ static bool run_command(struct manager *m, struct command *cmd)
     log_result(m, cmd, &result);
     answer(cmd, result);
     return !m->connection_lost;
+    //< snippet run_command
 }
 
 /* ---- The manager thread --------------------------------------------------- */
@@ -137,6 +137,7 @@ static bool run_command(struct manager *m, struct command *cmd)
 /* After a lost connection: refuse new requests and answer the queued ones. */
 static void refuse_rest(struct manager *m)
 {
+    //> snippet refuse_rest
     /* From now on mpsc_send fails at once (CHAN_CLOSED), so no requester
      * can start waiting for a manager that is going away. */
     mpsc_receiver_close(m->rx);
@@ -144,10 +145,12 @@ static void refuse_rest(struct manager *m)
     struct command cmd;
     while (mpsc_recv(m->rx, &cmd) == CHAN_OK)
         answer_with_failure(m, &cmd);
+    //< snippet refuse_rest
 }
 
 static void receive_loop(struct manager *m)
 {
+    //> snippet manager_loop
     struct command cmd;
     /* One command at a time: receive it, run it, answer it, then the next.
      * mpsc_recv sleeps only when the queue is empty. */
@@ -159,6 +162,7 @@ static void receive_loop(struct manager *m)
     }
     /* CHAN_CLOSED: every sender is gone and the queue is empty, or we
      * closed it after losing the connection. */
+    //< snippet manager_loop
 }
 
 static void *manager_main(void *arg)

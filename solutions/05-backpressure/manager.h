@@ -1,23 +1,31 @@
 /*
- * manager.h - the thread that owns the Redis connection and answers every
- * command, as in chapter 04, with two additions for chapter 05:
+ * manager.h - the thread that owns the Redis connection, now answering.
  *
- *   - the command channel may be unbounded (capacity MANAGER_UNBOUNDED), so
- *     that the chapter can measure what a queue without a limit costs;
- *   - the manager counts the commands Redis accepted (`succeeded`), so that
- *     fire-and-forget commands (reply NULL) are still accounted for.
+ * As in chapter 03, requesters send `struct command` messages over a bounded
+ * mpsc channel and only the manager touches the connection.  New here:
  *
- * Like chapter 04's, it runs one command at a time, one round trip each.
+ *   - every command may carry a oneshot sender, and the manager sends the
+ *     command's result back through it;
+ *   - when the connection breaks, every request - the one running, the
+ *     queued ones, and the ones sent later - gets an error, and the manager
+ *     ends.
+ *
+ * The manager works like Tokio's: one command at a time, one round trip
+ * each (chapter 06 pipelines them).
  *
  *     requester ─┐
- *     requester ─┼──► [ mpsc ] ──► manager ──SET a──► Redis
+ *     requester ─┼──► [ mpsc ] ──► manager ──GET a──► Redis
  *     requester ─┘     recv         │    ◄──reply──┘
  *          ▲                        │
- *          └──── oneshot ◄── result ┘   (when reply is set)
+ *          └──── oneshot ◄── result ┘
  *
- * The manager ends when the LAST sender is dropped and the queue is empty,
- * or when the connection is lost (then every command still queued, and
- * every later send, gets the error).
+ * The manager ends when the LAST sender is dropped (as in chapter 03), or
+ * when the connection is lost.
+ *
+ * Chapter 05 adds an unbounded command channel (capacity MANAGER_UNBOUNDED),
+ * to measure what a queue without a limit costs, and counts the commands
+ * Redis accepted (`succeeded`), so that fire-and-forget commands (reply
+ * NULL) are still accounted for.
  */
 #ifndef MANAGER_H
 #define MANAGER_H

@@ -71,9 +71,10 @@ struct flood_report {
     char problem[1024];        /* what went wrong during the run; "" if nothing */
 };
 
-/* "block", "try", "unbounded"; and back (returns false for anything else). */
+/* "block", "try", "unbounded", in the order of enum flood_mode, then NULL:
+ * the choices of a --mode option (cli.h). */
+extern const char *const flood_mode_names[];
 const char *flood_mode_name(enum flood_mode mode);
-bool flood_mode_parse(const char *text, enum flood_mode *mode);
 
 /* The report's bookkeeping: every command issued was either refused by the
  * channel or taken and then completed or failed.
@@ -90,5 +91,17 @@ bool flood_report_balanced(const struct flood_report *report);
  */
 int flood_run(const struct flood_options *opts, struct flood_report *report, char *err,
               size_t errlen);
+
+/* Prints what the flood did, on `out`: the same on every run unless
+ * `timing` adds what depends on timing (refusals in try mode, how long the
+ * queue grew, time blocked, peak memory as peak_rss_kib=N). */
+void flood_print_report(const struct flood_options *opts, const struct flood_report *report,
+                        bool timing, FILE *out);
+
+/* Says on stderr, after "PROGRAM: ", what went wrong with the run, if
+ * anything: a problem, counts that do not add up, failed commands, a
+ * queue longer than its capacity.  Returns the exit status (report.h). */
+int flood_judge(const char *program, const struct flood_options *opts,
+                const struct flood_report *report);
 
 #endif

@@ -20,6 +20,8 @@ static struct client_pending not_sent(struct redis_result error)
 
 struct client_pending client_send(struct mpsc_sender *tx, struct command *cmd)
 {
+    //> snippet client_send
+    //> exercise 04
     struct oneshot_sender *reply_tx;
     struct oneshot_receiver *reply_rx;
     int rc = oneshot_channel(sizeof(struct redis_result), command_reply_drop,
@@ -42,8 +44,29 @@ struct client_pending client_send(struct mpsc_sender *tx, struct command *cmd)
     }
     /* The channel holds its own copy now, and the manager will free it.
      * Empty ours so that nobody frees the same memory twice. */
+    //> pitfall cmd-not-emptied
     *cmd = (struct command){ .kind = COMMAND_GET };
+    //| mistake
+    //| /* *cmd still points at the key, value and reply the manager now owns */
+    //< pitfall cmd-not-emptied
     return (struct client_pending){ .reply = reply_rx, .error = { .kind = REDIS_RESULT_NIL } };
+    //| starter
+    //| // TODO(04): make a oneshot for one struct redis_result (drop function:
+    //| // command_reply_drop), put its sender in cmd->reply, and mpsc_send the
+    //| // command.  If the send fails, free the command (it is still yours)
+    //| // and the receiver, and return an error.  If it succeeds, the channel
+    //| // holds a copy that the manager will free: empty *cmd
+    //| // (*cmd = (struct command){ .kind = COMMAND_GET }), so that the caller's
+    //| // stale copy cannot free the same memory again, and return the receiver.
+    //| (void)tx;
+    //| (void)not_sent;
+    //| command_free(cmd);
+    //| return (struct client_pending){
+    //|     .error = redis_result_error(REDIS_RESULT_ERROR, "not implemented yet: client_send "
+    //|                                 "(TODO(04) in chapters/04-responses/client.c)"),
+    //| };
+    //< exercise 04
+    //< snippet client_send
 }
 
 struct redis_result client_wait(struct client_pending *pending)
@@ -53,6 +76,8 @@ struct redis_result client_wait(struct client_pending *pending)
         pending->error = (struct redis_result){ .kind = REDIS_RESULT_NIL };
         return error;
     }
+    //> snippet client_wait
+    //> exercise 04
     struct redis_result result;
     enum chan_status status = oneshot_recv(pending->reply, &result);
     oneshot_receiver_drop(pending->reply);
@@ -64,6 +89,15 @@ struct redis_result client_wait(struct client_pending *pending)
                                   "the manager dropped the request without answering");
     }
     return result;
+    //| starter
+    //| // TODO(04): wait for the answer with oneshot_recv, drop the receiver,
+    //| // and return the result - or an error if the channel says CHAN_CLOSED.
+    //| oneshot_receiver_drop(pending->reply);
+    //| pending->reply = NULL;
+    //| return redis_result_error(REDIS_RESULT_ERROR, "not implemented yet: client_wait "
+    //|                           "(TODO(04) in chapters/04-responses/client.c)");
+    //< exercise 04
+    //< snippet client_wait
 }
 
 void client_abandon(struct client_pending *pending)
@@ -76,6 +110,7 @@ void client_abandon(struct client_pending *pending)
     redis_result_free(&pending->error);
 }
 
+//> snippet client_get
 struct redis_result client_get(struct mpsc_sender *tx, const void *key, size_t key_len)
 {
     struct command cmd;
@@ -84,6 +119,7 @@ struct redis_result client_get(struct mpsc_sender *tx, const void *key, size_t k
     struct client_pending pending = client_send(tx, &cmd);
     return client_wait(&pending);
 }
+//< snippet client_get
 
 struct redis_result client_set(struct mpsc_sender *tx, const void *key, size_t key_len,
                                const void *value, size_t value_len)

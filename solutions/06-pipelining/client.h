@@ -14,11 +14,6 @@
  * client_get / client_set wait for their answer.  client_send and
  * client_wait split that in two, so one thread can have many requests in
  * flight at once and collect the answers later, in any order.
- *
- * Unchanged from chapter 04.  The flood's producer (producer.c) does not
- * use it: it wants no answers, and it chooses for itself how to send
- * (mpsc_send or mpsc_try_send), as in chapter 05.  Chapter 06's tests use
- * it to have many callers waiting on one pipelining manager.
  */
 #ifndef CLIENT_H
 #define CLIENT_H

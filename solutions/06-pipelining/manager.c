@@ -18,30 +18,17 @@
 #include <string.h>
 
 #include "command.h"
+#include "report.h"
 #include "oneshot.h"
 
 /* ---- Logging (only with a log stream, i.e. --verbose) -------------------- */
 
+/* One line per command, key and result quoted (common/report.h). */
 static void log_result(const struct manager *m, const struct command *cmd,
                        const struct redis_result *result)
 {
-    if (m->log == NULL)
-        return;
-    /* Keys and values may hold any byte: quote them so a log line stays a
-     * line. */
-    char quoted[REDIS_QUOTE_BUFSIZE];
-    /* flockfile holds the stream for the whole line, so a line of the
-     * manager's never mixes with output of other threads. */
-    flockfile(m->log);
-    fprintf(m->log, "manager: %s ", command_name(cmd->kind));
-    fputs(redis_quote_bytes(cmd->key, cmd->key_len, quoted, sizeof quoted), m->log);
-    fprintf(m->log, " -> %s", redis_result_kind_name(result->kind));
-    if (result->data != NULL) {
-        fputc(' ', m->log);
-        fputs(redis_quote_bytes(result->data, result->len, quoted, sizeof quoted), m->log);
-    }
-    fputc('\n', m->log);
-    funlockfile(m->log);
+    report_log_result(m->log, "manager", command_name(cmd->kind), cmd->key, cmd->key_len,
+                      result);
 }
 
 /* ---- Answering ------------------------------------------------------------ */
@@ -50,6 +37,8 @@ static void log_result(const struct manager *m, const struct command *cmd,
  * is consumed: it ends up with the requester, or freed here. */
 static void answer(struct command *cmd, struct redis_result result)
 {
+    //> snippet answer
+    //> exercise 04
     if (cmd->reply == NULL) {
         redis_result_free(&result); /* fire and forget: nobody waits */
     } else {
@@ -60,9 +49,18 @@ static void answer(struct command *cmd, struct redis_result result)
             redis_result_free(&result);
         cmd->reply = NULL;
     }
+    //| starter
+    //| // TODO(04): send `result` through cmd->reply (oneshot_send; then set
+    //| // cmd->reply to NULL: the send used it up).  If the send fails, or
+    //| // cmd->reply is NULL (nobody waits), free the result instead.
+    //| // For now the result is thrown away, and command_free below drops the
+    //| // reply sender, so the requester at least hears "no answer".
+    //| redis_result_free(&result);
+    //< exercise 04
     /* Drops cmd->reply if it is still set: the requester then gets
      * CHAN_CLOSED instead of waiting for ever. */
     command_free(cmd);
+    //< snippet answer
 }
 
 /* Records the first connection failure; later ones only repeat it. */
@@ -224,6 +222,7 @@ static bool run_batch(struct manager *m, struct command *batch, size_t n)
 /* After a lost connection: refuse new requests and answer the queued ones. */
 static void refuse_rest(struct manager *m)
 {
+    //> snippet refuse_rest
     /* From now on mpsc_send fails at once (CHAN_CLOSED), so no requester
      * can start waiting for a manager that is going away. */
     mpsc_receiver_close(m->rx);
@@ -231,6 +230,7 @@ static void refuse_rest(struct manager *m)
     struct command cmd;
     while (mpsc_recv(m->rx, &cmd) == CHAN_OK)
         answer_with_failure(m, &cmd);
+    //< snippet refuse_rest
 }
 
 static void receive_loop(struct manager *m)
@@ -286,11 +286,26 @@ int manager_start(struct manager *m, const char *url, size_t capacity,
         return -1;
     snprintf(m->url, sizeof m->url, "%s", redis_client_url(m->client));
 
-    /* As in chapter 05: a channel that holds at most `capacity` commands,
-     * or one that holds any number. */
+    /* The one difference between the modes of chapter 05: a channel that
+     * holds at most `capacity` commands, or one that holds any number. */
+    //> snippet make_channel
+    //> exercise 05
     int rc = capacity == MANAGER_UNBOUNDED
                  ? mpsc_unbounded_channel(sizeof(struct command), command_drop, tx, &m->rx)
                  : mpsc_channel(capacity, sizeof(struct command), command_drop, tx, &m->rx);
+    //| starter
+    //| // TODO(05): for capacity == MANAGER_UNBOUNDED make the channel with
+    //| // mpsc_unbounded_channel (same arguments, minus the capacity).
+    //| if (capacity == MANAGER_UNBOUNDED) {
+    //|     snprintf(err, errlen, "not implemented yet: an unbounded command channel "
+    //|              "(TODO(05) in chapters/05-backpressure/manager.c)");
+    //|     redis_client_free(m->client);
+    //|     m->client = NULL;
+    //|     return -1;
+    //| }
+    //| int rc = mpsc_channel(capacity, sizeof(struct command), command_drop, tx, &m->rx);
+    //< exercise 05
+    //< snippet make_channel
     if (rc != 0) {
         snprintf(err, errlen, "cannot make the command channel: %s", strerror(rc));
         redis_client_free(m->client);

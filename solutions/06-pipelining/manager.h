@@ -33,15 +33,15 @@
 #include "mpsc.h"
 #include "redis_client.h"
 
+/* The capacity that asks manager_start for an unbounded channel. */
+#define MANAGER_UNBOUNDED SIZE_MAX
+
 /* The most commands the manager takes from the channel per wake-up, and so
  * the longest pipeline it writes.  With a bounded channel of 32 a batch is
  * never larger than 32 (one recv_many only takes what is queued); an
  * unbounded queue can hold thousands, and this limit keeps each pipeline,
  * and the memory its replies need, small. */
 #define MANAGER_BATCH_LIMIT 64
-
-/* The capacity that asks manager_start for an unbounded channel. */
-#define MANAGER_UNBOUNDED SIZE_MAX
 
 struct manager {
     /* Set by the caller before manager_start; everything else is set by
@@ -72,9 +72,9 @@ struct manager {
  * Connects to `url` (NULL: $REDIS_URL), makes a channel of `capacity`
  * commands (MANAGER_UNBOUNDED: no limit) and starts the manager thread.
  * The one sender is returned in *tx: clone it for each thread that sends,
- * drop every handle when done.  Connecting comes first, on the caller's
- * thread, so that a bad URL or an unreachable server is reported here with
- * the wrapper's message.
+ * drop every handle when done.
+ * Connecting comes first, on the caller's thread, so that a bad URL or an
+ * unreachable server is reported here with the wrapper's message.
  * Returns 0, or -1 with the message in err[errlen] (and *tx set to NULL).
  */
 int manager_start(struct manager *m, const char *url, size_t capacity,

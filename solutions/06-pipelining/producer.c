@@ -1,6 +1,5 @@
 /*
- * producer.c - the flood of chapter 05, unchanged but for the key prefix
- * (see producer.h).  Chapter 06 changes only the manager that drains it.
+ * producer.c - the flood of chapter 05 (see producer.h).
  *
  * Read it in the order flood_run works:
  *   flood_run       start the manager, pause Redis, produce, wait, report
@@ -8,6 +7,7 @@
  *   send_waiting    mpsc_send: wait while the channel is full (block and
  *                   unbounded modes; an unbounded channel is never full)
  *   send_or_reject  mpsc_try_send: never wait; a full channel refuses
+ * and then flood_print_report and flood_judge, which say what happened.
  *
  * What to notice: the producer never looks at Redis.  All it sees is the
  * channel - how full it is, and whether a send waits or is refused - and
@@ -15,17 +15,15 @@
  */
 #include "producer.h"
 
-#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
 #include "command.h"
 #include "manager.h"
 #include "mpsc.h"
 #include "redis_client.h"
+#include "report.h"
 
 /* The longest key prefix accepted; keys are "<prefix>:<n>". */
 #define MAX_KEY_PREFIX 200
@@ -36,77 +34,23 @@ struct flood {
     struct flood_report *report;
     struct mpsc_sender *tx;   /* the producer's one handle to the channel */
     const char *value;        /* opts->value_size bytes, the same for every SET */
-    int64_t blocked_us;       /* time spent inside mpsc_send so far */
+    double blocked_s;         /* time spent inside mpsc_send so far */
     bool stopped;             /* the channel closed: issue nothing more */
 };
 
+const char *const flood_mode_names[] = { "block", "try", "unbounded", NULL };
+
 const char *flood_mode_name(enum flood_mode mode)
 {
-    switch (mode) {
-    case FLOOD_BLOCK:
-        return "block";
-    case FLOOD_TRY:
-        return "try";
-    case FLOOD_UNBOUNDED:
-        return "unbounded";
-    }
-    return "?";
-}
-
-bool flood_mode_parse(const char *text, enum flood_mode *mode)
-{
-    const enum flood_mode modes[] = { FLOOD_BLOCK, FLOOD_TRY, FLOOD_UNBOUNDED };
-    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
-        if (strcmp(text, flood_mode_name(modes[i])) == 0) {
-            *mode = modes[i];
-            return true;
-        }
-    }
-    return false;
+    return mode <= FLOOD_UNBOUNDED ? flood_mode_names[mode] : "?";
 }
 
 bool flood_report_balanced(const struct flood_report *r)
 {
+    //> snippet balanced
     return r->rejected <= r->issued && r->sent == r->issued - r->rejected &&
            r->completed + r->failed + r->rejected == r->issued;
-}
-
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* This process's peak resident memory so far, in KiB.  The kernel keeps
- * the high-water mark for us: memory freed later does not lower it.
- *
- * On Linux the figure comes from VmHWM in /proc/self/status, the peak of
- * this program alone.  getrusage's ru_maxrss, the portable answer, has a
- * catch there: it survives exec, so a program started by a big process
- * (say, a test running under valgrind) reports at least its parent's size.
- * Elsewhere ru_maxrss is all there is. */
-static long peak_rss_kib(void)
-{
-    FILE *status = fopen("/proc/self/status", "r");
-    if (status != NULL) {
-        char line[256];
-        long kib = -1;
-        while (kib < 0 && fgets(line, sizeof line, status) != NULL)
-            if (sscanf(line, "VmHWM: %ld kB", &kib) != 1)
-                kib = -1;
-        fclose(status);
-        if (kib > 0)
-            return kib;
-    }
-    struct rusage usage;
-    if (getrusage(RUSAGE_SELF, &usage) != 0)
-        return -1;
-#if defined(__APPLE__)
-    return usage.ru_maxrss / 1024; /* bytes on macOS, KiB on Linux */
-#else
-    return usage.ru_maxrss;
-#endif
+    //< snippet balanced
 }
 
 /* Records the first problem of the run; later ones only repeat it. */
@@ -140,19 +84,21 @@ static void channel_closed(struct flood *f, struct command *cmd)
  * the producer is held here instead of piling up commands in memory. */
 static void send_waiting(struct flood *f, struct command *cmd)
 {
-    int64_t started = now_us();
+    //> snippet send_waiting
+    double started = report_seconds_now();
     enum chan_status status = mpsc_send(f->tx, cmd);
-    int64_t waited = now_us() - started;
-    f->blocked_us += waited; /* ~0 unless the channel was full */
+    double waited = report_seconds_now() - started;
+    f->blocked_s += waited; /* ~0 unless the channel was full */
     if (status != CHAN_OK) {
         channel_closed(f, cmd);
         return;
     }
     f->report->sent++; /* the command is the manager's now */
-    if (f->opts->log != NULL && waited >= 1000) {
+    //< snippet send_waiting
+    if (f->opts->log != NULL && waited >= 0.001) {
         flockfile(f->opts->log);
         fprintf(f->opts->log, "producer: waited %ld ms for room to send command %zu\n",
-                (long)(waited / 1000), f->report->issued - 1);
+                (long)(waited * 1000), f->report->issued - 1);
         funlockfile(f->opts->log);
     }
 }
@@ -160,6 +106,8 @@ static void send_waiting(struct flood *f, struct command *cmd)
 /* FLOOD_TRY: offer `cmd` without ever waiting. */
 static void send_or_reject(struct flood *f, struct command *cmd)
 {
+    //> snippet send_or_reject
+    //> exercise 05
     enum chan_status status = mpsc_try_send(f->tx, cmd);
     if (status == CHAN_OK) {
         f->report->sent++;
@@ -171,6 +119,18 @@ static void send_or_reject(struct flood *f, struct command *cmd)
     } else {
         channel_closed(f, cmd); /* CHAN_CLOSED */
     }
+    //| starter
+    //| // TODO(05): offer the command with mpsc_try_send, which never waits.
+    //| //   CHAN_OK:     count it as sent (f->report->sent++).
+    //| //   CHAN_FULL:   the channel did not take it, so it is still yours:
+    //| //                free it and count it as rejected - reject() does both.
+    //| //   CHAN_CLOSED: the manager has stopped - channel_closed() says so.
+    //| // For now every command is rejected without being offered at all.
+    //| reject(f, cmd);
+    //| set_problem(f, "not implemented yet: mpsc_try_send in send_or_reject "
+    //|                "(TODO(05) in chapters/05-backpressure/producer.c)");
+    //< exercise 05
+    //< snippet send_or_reject
 }
 
 /* With a log: one line when a run of refusals starts and one when it ends,
@@ -195,7 +155,7 @@ static void log_refusals(FILE *log, size_t n, bool refused, size_t *run)
 static void produce(struct flood *f)
 {
     const struct flood_options *o = f->opts;
-    const char *prefix = o->key_prefix != NULL ? o->key_prefix : "ch06:flood";
+    const char *prefix = o->key_prefix != NULL ? o->key_prefix : "ch05:flood";
     size_t refusal_run = 0;
     for (size_t n = 0; n < o->count && !f->stopped; n++) {
         char key[MAX_KEY_PREFIX + 32];
@@ -207,6 +167,7 @@ static void produce(struct flood *f)
         }
         size_t rejected_before = f->report->rejected;
         f->report->issued++;
+        //> snippet produce
         switch (o->mode) {
         case FLOOD_BLOCK:
         case FLOOD_UNBOUNDED:
@@ -222,6 +183,7 @@ static void produce(struct flood *f)
         size_t queued = mpsc_sender_len(f->tx);
         if (queued > f->report->max_queue_len_seen)
             f->report->max_queue_len_seen = queued;
+        //< snippet produce
         log_refusals(o->log, n, f->report->rejected > rejected_before, &refusal_run);
     }
     if (o->log != NULL && refusal_run > 0)
@@ -245,8 +207,12 @@ static int pause_server(const char *url, unsigned ms, char *err, size_t errlen)
     struct redis_result r = redis_client_command(c, 3, argv, len);
     int rc = 0;
     if (r.kind != REDIS_RESULT_OK) {
-        snprintf(err, errlen, "Redis at %s refused CLIENT PAUSE %s: %s",
-                 redis_client_url(c), ms_text, r.data != NULL ? r.data : "no reason given");
+        /* An error reply is a refusal; an i/o error (a timeout, a lost
+         * connection) means the server did not answer at all. */
+        char described[REPORT_RESULT_SIZE];
+        snprintf(err, errlen, "Redis at %s %s CLIENT PAUSE %s: %s", redis_client_url(c),
+                 r.kind == REDIS_RESULT_IO_ERROR ? "did not answer" : "refused", ms_text,
+                 report_describe_result(&r, described, sizeof described));
         rc = -1;
     }
     redis_result_free(&r);
@@ -293,9 +259,11 @@ int flood_run(const struct flood_options *opts, struct flood_report *report, cha
     if (check_options(opts, err, errlen) != 0)
         return -1;
 
+    //> snippet choose_capacity
     size_t capacity = opts->mode == FLOOD_UNBOUNDED ? MANAGER_UNBOUNDED
                       : opts->capacity > 0          ? opts->capacity
                                                     : FLOOD_DEFAULT_CAPACITY;
+    //< snippet choose_capacity
     report->capacity = capacity;
 
     char *value = make_value(opts->value_size);
@@ -319,14 +287,14 @@ int flood_run(const struct flood_options *opts, struct flood_report *report, cha
     }
 
     struct flood f = { .opts = opts, .report = report, .tx = tx, .value = value };
-    int64_t started = now_us();
+    double started = report_seconds_now();
     produce(&f);
     /* The last sender goes: the manager runs what is still queued, then
      * ends.  Joining it makes its counters safe to read. */
     mpsc_sender_drop(tx);
     manager_join(&m);
-    report->elapsed_ms = (long)((now_us() - started) / 1000);
-    report->blocked_ms = (long)(f.blocked_us / 1000);
+    report->elapsed_ms = (long)((report_seconds_now() - started) * 1000);
+    report->blocked_ms = (long)(f.blocked_s * 1000);
     report->completed = m.succeeded;
     report->failed = m.failed;
     report->batches = m.batches;
@@ -334,7 +302,88 @@ int flood_run(const struct flood_options *opts, struct flood_report *report, cha
     if (m.connection_lost) /* the manager's own words beat "it stopped" */
         snprintf(report->problem, sizeof report->problem, "lost the connection to %s: %s",
                  m.url, m.failure);
-    report->peak_rss_kib = peak_rss_kib();
+    report->peak_rss_kib = report_peak_rss_kib();
     free(value);
     return 0;
+}
+
+/* ---- What happened ------------------------------------------------------------- */
+
+static void print_mode(const struct flood_options *o, size_t capacity, FILE *out)
+{
+    switch (o->mode) {
+    case FLOOD_BLOCK:
+        fprintf(out, "mode block: when the channel (capacity %zu) is full, mpsc_send waits for "
+                     "room,\nso the producer slows down to the pace of Redis.\n", capacity);
+        break;
+    case FLOOD_TRY:
+        fprintf(out, "mode try: when the channel (capacity %zu) is full, mpsc_try_send refuses "
+                     "the\ncommand at once, and the producer counts it as rejected.\n", capacity);
+        break;
+    case FLOOD_UNBOUNDED:
+        fprintf(out, "mode unbounded: every send succeeds at once; whatever Redis cannot take "
+                     "yet\nwaits in memory.\n");
+        break;
+    }
+}
+
+void flood_print_report(const struct flood_options *o, const struct flood_report *r,
+                        bool timing, FILE *out)
+{
+    bool bounded = o->mode != FLOOD_UNBOUNDED;
+    print_mode(o, r->capacity, out);
+    /* In try mode the split between sent and refused depends on how fast
+     * the manager happened to take its first command: timing. */
+    if (o->mode == FLOOD_TRY && !timing) {
+        fprintf(out, "producer: issued %zu; the full channel refused %s (how many varies from "
+                     "run to run: add --timing)\n",
+                r->issued, r->rejected > 0 ? "some of them" : "none of them");
+    } else {
+        fprintf(out, "producer: issued %zu, sent %zu, rejected %zu\n", r->issued, r->sent,
+                r->rejected);
+        fprintf(out, "manager: completed %zu, failed %zu\n", r->completed, r->failed);
+    }
+    if (flood_report_balanced(r))
+        fprintf(out, "every command is accounted for: completed + failed + rejected = issued\n");
+    if (bounded && r->max_queue_len_seen <= r->capacity)
+        fprintf(out, "the queue never held more than its capacity of %zu\n", r->capacity);
+    else if (!bounded && !timing)
+        fprintf(out, "the queue had no limit (add --timing to see how long it grew, and the "
+                     "memory it took)\n");
+    if (!timing)
+        return;
+    if (bounded)
+        fprintf(out, "queue: at most %zu commands seen at once (capacity %zu)\n",
+                r->max_queue_len_seen, r->capacity);
+    else
+        fprintf(out, "queue: at most %zu commands seen at once (no limit)\n",
+                r->max_queue_len_seen);
+    fprintf(out, "time: %ld ms blocked in mpsc_send; the whole flood took %.3f s (%.0f "
+                 "commands/s)\n", r->blocked_ms, (double)r->elapsed_ms / 1000.0,
+            r->elapsed_ms > 0 ? (double)r->sent * 1000.0 / (double)r->elapsed_ms : 0.0);
+    if (r->batches > 0)
+        fprintf(out, "batches: %zu commands in %zu pipelines, %.1f on average, at most %zu\n",
+                r->completed + r->failed, r->batches,
+                (double)(r->completed + r->failed) / (double)r->batches, r->largest_batch);
+    fprintf(out, "memory: peak RSS %.1f MiB (peak_rss_kib=%ld)\n",
+            (double)r->peak_rss_kib / 1024.0, r->peak_rss_kib);
+}
+
+int flood_judge(const char *program, const struct flood_options *o,
+                const struct flood_report *r)
+{
+    if (r->problem[0] != '\0')
+        return report_error(program, EXIT_WRONG_RESULTS, "%s", r->problem);
+    if (!flood_report_balanced(r))
+        return report_error(program, EXIT_WRONG_RESULTS, "the counts do not add up: completed "
+                            "%zu + failed %zu + rejected %zu should be issued %zu, and sent %zu "
+                            "should be issued - rejected", r->completed, r->failed, r->rejected,
+                            r->issued, r->sent);
+    if (r->failed > 0)
+        return report_error(program, EXIT_WRONG_RESULTS, "%zu of %zu commands failed "
+                            "(--verbose shows Redis's answers)", r->failed, r->sent);
+    if (o->mode != FLOOD_UNBOUNDED && r->max_queue_len_seen > r->capacity)
+        return report_error(program, EXIT_WRONG_RESULTS, "the queue held %zu commands, more "
+                            "than its capacity of %zu", r->max_queue_len_seen, r->capacity);
+    return EXIT_ALL_RIGHT;
 }

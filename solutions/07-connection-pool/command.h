@@ -1,7 +1,6 @@
 /*
  * command.h - the message a requester sends to the manager: one Redis
- * command, and where to send the answer.  Unchanged since chapter 04; in
- * a pool, the key also decides WHICH manager gets the command (pool.c).
+ * command, and (new in this chapter) where to send the answer.
  *
  * The command travels through the mpsc channel by value, so it must not
  * point at anything the requester will reuse or free: the key and value are
@@ -31,6 +30,7 @@ enum command_kind {
     COMMAND_SET,
 };
 
+//> snippet command
 struct command {
     enum command_kind kind;
     char *key;        /* a private copy; may contain any byte, NUL included */
@@ -42,6 +42,7 @@ struct command {
      * waits for the answer (fire and forget). */
     struct oneshot_sender *reply;
 };
+//< snippet command
 
 /* Fill *cmd with a GET / SET of private copies of the bytes given, and no
  * reply sender yet.  Return 0, or ENOMEM with *cmd left empty. */

@@ -22,6 +22,7 @@
 
 #include "command.h"
 #include "oneshot.h"
+#include "report.h"
 
 static int64_t now_ms(void)
 {

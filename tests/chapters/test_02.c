@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "locked_client.h"
+#include "program_faults.h"
 #include "program_runner.h"
 #include "redis_client.h"
 #include "redis_harness.h"
@@ -558,6 +559,51 @@ END_TEST
 
 /* ---- The suite -------------------------------------------------------------------- */
 
+/* ---- The program on its fault paths ----------------------------------------------- */
+
+/* The lock cannot help a connection that is gone: every thread stops at
+ * its first error, and none ever gets another thread's reply. */
+static void run_02_with_fault(enum program_fault fault)
+{
+    const char *argv[] = { chapter_program(), "--threads", "4", "--iterations", "20000", NULL };
+    struct fault_run fr;
+    program_run_with_fault(argv, fault, "set", 200, 60000, &fr);
+    expect_exit_1_after_fault(&fr, fault, "--threads 4 --iterations 20000",
+                              "4 threads stopped by an error", "Run it");
+    ck_assert_msg(strstr(fr.run.out, ", 0 wrong replies, 4 threads stopped by an error\n") &&
+                      count_of(fr.run.out, "; stopped: ") == 4 &&
+                      count_of(fr.run.out, "i/o error") == 4,
+                  "expected each of the 4 threads to stop at an i/o error with no wrong reply "
+                  "when %s; the report was:\n%s" CHAPTER_HINT("The fix"),
+                  program_fault_name(fault), fr.run.out, chapter_doc());
+    fault_run_free(&fr);
+}
+
+START_TEST(the_program_exits_1_when_the_server_is_killed_mid_run)
+{
+    run_02_with_fault(FAULT_KILL_SERVER);
+}
+END_TEST
+
+START_TEST(the_program_exits_1_when_its_connections_are_killed_mid_run)
+{
+    run_02_with_fault(FAULT_KILL_CONNECTIONS);
+}
+END_TEST
+
+START_TEST(the_program_exits_1_when_the_server_restarts_mid_run)
+{
+    run_02_with_fault(FAULT_RESTART_SERVER);
+}
+END_TEST
+
+START_TEST(a_server_that_wants_a_password_is_a_start_up_failure_with_exit_2)
+{
+    const char *argv[] = { chapter_program(), "--threads", "2", "--iterations", "5", NULL };
+    expect_exit_2_without_password(argv, "--threads 2 --iterations 5");
+}
+END_TEST
+
 static Suite *chapter_02_suite(void)
 {
     Suite *s = suite_create("02-mutex");
@@ -571,6 +617,11 @@ static Suite *chapter_02_suite(void)
     tcase_add_test(tc, one_request_in_flight_at_a_time);
     tcase_add_test(tc, the_program_runs_clean);
     suite_add_tcase(s, tc);
+
+    add_program_fault_tests(s, the_program_exits_1_when_the_server_is_killed_mid_run,
+                            the_program_exits_1_when_its_connections_are_killed_mid_run,
+                            the_program_exits_1_when_the_server_restarts_mid_run,
+                            a_server_that_wants_a_password_is_a_start_up_failure_with_exit_2);
     return s;
 }
 

@@ -23,6 +23,7 @@
 #include "command.h"
 #include "manager.h"
 #include "mpsc.h"
+#include "program_faults.h"
 #include "program_runner.h"
 #include "redis_client.h"
 #include "redis_harness.h"
@@ -170,7 +171,7 @@ START_TEST(every_set_from_every_thread_is_visible_afterwards)
 
     struct sender_thread threads[THREADS];
     for (int t = 0; t < THREADS; t++) {
-        threads[t] = (struct sender_thread){ .test = "every", .id = t, .n = n };
+        threads[t] = (struct sender_thread){ .test = "every", .id = t + 1, .n = n };
         threads[t].tx = mpsc_sender_clone(tx);
         ck_assert(threads[t].tx != NULL);
         ck_assert_int_eq(pthread_create(&threads[t].thread, NULL, send_sets, &threads[t]), 0);
@@ -185,7 +186,7 @@ START_TEST(every_set_from_every_thread_is_visible_afterwards)
                       "expected thread %d to send all %ld commands, but the channel refused "
                       "one after %ld (CHAN_CLOSED: the manager had stopped receiving)"
                       CHAPTER_HINT("The receive loop"),
-                      t, n, threads[t].sent, chapter_doc());
+                      threads[t].id, n, threads[t].sent, chapter_doc());
     ck_assert_msg(m.executed == (size_t)(THREADS * n) && m.failed == 0,
                   "expected the manager to execute %ld commands with 0 failed, got %zu "
                   "executed and %zu failed"
@@ -197,8 +198,8 @@ START_TEST(every_set_from_every_thread_is_visible_afterwards)
     for (int t = 0; t < THREADS; t++) {
         for (long i = 0; i < n; i++) {
             char key[96], value[96];
-            int kl = key_for(key, sizeof key, "every", t, i);
-            int vl = value_for(value, sizeof value, t, i);
+            int kl = key_for(key, sizeof key, "every", t + 1, i);
+            int vl = value_for(value, sizeof value, t + 1, i);
             struct redis_result r = redis_client_get(check, key, (size_t)kl);
             ck_assert_msg(r.kind == REDIS_RESULT_VALUE && r.len == (size_t)vl &&
                               memcmp(r.data, value, r.len) == 0,
@@ -456,6 +457,56 @@ START_TEST(the_program_sends_every_command_and_verifies_it)
 }
 END_TEST
 
+/* ---- The program on its fault paths ----------------------------------------------- */
+
+/* The manager runs every command the workers sent, failed or not, and the
+ * program says what went wrong: the keys cannot be read back (the server
+ * is gone), or SETs failed (it came back empty, or only the connection
+ * died).  Exit status 1 in every case: errors during the run. */
+static void run_03_with_fault(enum program_fault fault)
+{
+    const char *argv[] = { chapter_program(), "--threads", "4", "--iterations", "10000", NULL };
+    struct fault_run fr;
+    program_run_with_fault(argv, fault, "set", 500, 120000, &fr);
+    expect_exit_1_after_fault(&fr, fault, "--threads 4 --iterations 10000",
+                              fault == FAULT_KILL_SERVER ? "cannot read the keys back"
+                                                         : "SET commands failed",
+                              "The receive loop");
+    ck_assert_msg(count_of(fr.run.out, ": sent 10000 SET commands\n") == 4 &&
+                      strstr(fr.run.out, "manager: executed 40000 commands, ") != NULL &&
+                      strstr(fr.run.out, "manager: executed 40000 commands, 0 failed") == NULL,
+                  "expected every worker to send its 10000 SETs and the manager to execute all "
+                  "40000, some failed, when %s; the report was:\n%s"
+                  CHAPTER_HINT("The receive loop"),
+                  program_fault_name(fault), fr.run.out, chapter_doc());
+    fault_run_free(&fr);
+}
+
+START_TEST(the_program_exits_1_when_the_server_is_killed_mid_run)
+{
+    run_03_with_fault(FAULT_KILL_SERVER);
+}
+END_TEST
+
+START_TEST(the_program_exits_1_when_its_connections_are_killed_mid_run)
+{
+    run_03_with_fault(FAULT_KILL_CONNECTIONS);
+}
+END_TEST
+
+START_TEST(the_program_exits_1_when_the_server_restarts_mid_run)
+{
+    run_03_with_fault(FAULT_RESTART_SERVER);
+}
+END_TEST
+
+START_TEST(a_server_that_wants_a_password_is_a_start_up_failure_with_exit_2)
+{
+    const char *argv[] = { chapter_program(), "--threads", "2", "--iterations", "5", NULL };
+    expect_exit_2_without_password(argv, "--threads 2 --iterations 5");
+}
+END_TEST
+
 static Suite *chapter_suite(void)
 {
     Suite *s = suite_create("03-manager-task");
@@ -469,6 +520,11 @@ static Suite *chapter_suite(void)
     tcase_add_test(tc, binary_keys_and_values_survive_the_trip);
     tcase_add_test(tc, the_program_sends_every_command_and_verifies_it);
     suite_add_tcase(s, tc);
+
+    add_program_fault_tests(s, the_program_exits_1_when_the_server_is_killed_mid_run,
+                            the_program_exits_1_when_its_connections_are_killed_mid_run,
+                            the_program_exits_1_when_the_server_restarts_mid_run,
+                            a_server_that_wants_a_password_is_a_start_up_failure_with_exit_2);
     return s;
 }
 

@@ -27,6 +27,7 @@
 #include "manager.h"
 #include "mpsc.h"
 #include "oneshot.h"
+#include "program_faults.h"
 #include "program_runner.h"
 #include "redis_client.h"
 #include "redis_harness.h"
@@ -186,7 +187,7 @@ START_TEST(sixty_four_threads_each_get_exactly_their_own_values)
     start_manager(&m, test_redis_url(), &tx);
     static struct round_thread threads[THREADS];
     for (int i = 0; i < THREADS; i++) {
-        threads[i] = (struct round_thread){ .id = i, .n = n, .tx = mpsc_sender_clone(tx) };
+        threads[i] = (struct round_thread){ .id = i + 1, .n = n, .tx = mpsc_sender_clone(tx) };
         ck_assert(threads[i].tx != NULL);
         ck_assert_int_eq(pthread_create(&threads[i].thread, NULL, set_and_get, &threads[i]), 0);
     }
@@ -200,7 +201,7 @@ START_TEST(sixty_four_threads_each_get_exactly_their_own_values)
                       "expected thread %d to get back exactly its own %ld values, but after "
                       "%ld rounds: %s"
                       CHAPTER_HINT("%s"),
-                      i, n, threads[i].rounds, threads[i].problem,
+                      threads[i].id, n, threads[i].rounds, threads[i].problem,
                       section_for(threads[i].problem, "The client functions"), chapter_doc());
     ck_assert_msg(m.executed == (size_t)(2 * THREADS * n) && m.failed == 0,
                   "expected the manager to execute %ld commands, 0 failed; got %zu and %zu"
@@ -294,7 +295,7 @@ START_TEST(every_waiting_caller_gets_an_error_when_the_server_is_killed)
 
     static struct looping_caller callers[CALLERS];
     for (int i = 0; i < CALLERS; i++) {
-        callers[i] = (struct looping_caller){ .id = i, .tx = mpsc_sender_clone(tx) };
+        callers[i] = (struct looping_caller){ .id = i + 1, .tx = mpsc_sender_clone(tx) };
         atomic_init(&callers[i].answers, 0);
         atomic_init(&callers[i].done, false);
         ck_assert(callers[i].tx != NULL);
@@ -586,75 +587,52 @@ START_TEST(a_sent_command_is_left_empty_for_its_caller)
 }
 END_TEST
 
-/* ---- The program ----------------------------------------------------------------- */
+/* ---- The program on its fault paths ----------------------------------------------- */
 
-struct killer {
-    struct redis_harness *h;
-    atomic_bool program_ended; /* stop waiting: it will never get busy */
-    int64_t killed_at_ms;
-};
-
-/* Kills the server as soon as the program has written keys to it, i.e.
- * while it is in the middle of its run. */
-static void *kill_when_busy(void *arg)
+/* When the connection breaks, the manager answers every request with the
+ * error and ends; every thread stops at that answer, and the program says
+ * that it lost the connection: exit status 1, errors during the run.  It
+ * ends by itself, soon after the fault: nothing hangs. */
+static void run_04_with_fault(enum program_fault fault)
 {
-    struct killer *k = arg;
-    struct redis_client *c = redis_client_connect(k->h->url, NULL, NULL, 0);
-    int64_t deadline = test_now_ms() + BOUND_MS;
-    while (c != NULL && !atomic_load(&k->program_ended) && test_now_ms() < deadline) {
-        const char *argv[] = { "DBSIZE" };
-        const size_t len[] = { 6 };
-        struct redis_result r = redis_client_command(c, 1, argv, len);
-        bool busy = r.kind == REDIS_RESULT_INTEGER && r.integer > 0;
-        redis_result_free(&r);
-        if (busy)
-            break;
-        test_sleep_ms(20);
-    }
-    redis_client_free(c);
-    test_sleep_ms(100);
-    k->killed_at_ms = test_now_ms();
-    redis_harness_kill(k->h);
-    return NULL;
+    const char *argv[] = { chapter_program(), "--threads", "4", "--iterations", "10000", NULL };
+    struct fault_run fr;
+    program_run_with_fault(argv, fault, "set", 500, 3 * BOUND_MS, &fr);
+    expect_exit_1_after_fault(&fr, fault, "--threads 4 --iterations 10000",
+                              "lost the connection", "When the connection breaks");
+    ck_assert_msg(count_of(fr.run.out, "; stopped: ") == 4,
+                  "expected each of the 4 threads to report that it stopped when %s; the "
+                  "report was:\n%s" CHAPTER_HINT("Nothing hangs"),
+                  program_fault_name(fault), fr.run.out, chapter_doc());
+    ck_assert_msg(fr.ms_after_fault <= BOUND_MS,
+                  "expected the program to end within %d ms of the fault (%s), it took %ld ms"
+                  CHAPTER_HINT("Nothing hangs"),
+                  BOUND_MS, program_fault_name(fault), fr.ms_after_fault, chapter_doc());
+    fault_run_free(&fr);
 }
 
 START_TEST(the_program_exits_nonzero_with_a_clear_message_when_the_server_dies)
 {
-    struct redis_harness h;
-    char err[512];
-    ck_assert_msg(redis_harness_start(&h, err, sizeof err) == 0, "%s", err);
-    char env_url[128];
-    snprintf(env_url, sizeof env_url, "REDIS_URL=%s", h.url);
-    const char *env[] = { env_url, NULL };
-    /* Far more work than it can do before the kill. */
-    const char *argv[] = { chapter_program(), "--iterations", "10000000", NULL };
+    run_04_with_fault(FAULT_KILL_SERVER);
+}
+END_TEST
 
-    struct killer k = { .h = &h };
-    atomic_init(&k.program_ended, false);
-    pthread_t killer;
-    ck_assert_int_eq(pthread_create(&killer, NULL, kill_when_busy, &k), 0);
-    int64_t started = test_now_ms();
-    struct program_run run;
-    int rc = program_run(argv, env, 3 * BOUND_MS, &run);
-    int64_t ended = test_now_ms();
-    atomic_store(&k.program_ended, true);
-    pthread_join(killer, NULL);
-    ck_assert_msg(rc == 0, "cannot run %s", argv[0]);
+START_TEST(the_program_exits_1_when_its_connection_is_killed_mid_run)
+{
+    run_04_with_fault(FAULT_KILL_CONNECTIONS);
+}
+END_TEST
 
-    char outcome[128];
-    ck_assert_msg(run.exit_code == 1 && strstr(run.err, "lost the connection") != NULL,
-                  "expected `%s` to exit with 1 and say on stderr that it lost the connection "
-                  "when Redis was killed; it %s, and its stderr said:\n%s"
-                  CHAPTER_HINT("%s"),
-                  argv[0], program_run_outcome(&run, outcome, sizeof outcome),
-                  program_output_tail(run.err, 2000),
-                  section_for(run.err, "When the connection breaks"), chapter_doc());
-    ck_assert_msg(k.killed_at_ms >= started && ended - k.killed_at_ms <= BOUND_MS,
-                  "expected the program to end within %d ms of the kill, it took %ld ms"
-                  CHAPTER_HINT("Nothing hangs"),
-                  BOUND_MS, (long)(ended - k.killed_at_ms), chapter_doc());
-    program_run_free(&run);
-    redis_harness_stop(&h);
+START_TEST(the_program_exits_1_when_the_server_restarts_mid_run)
+{
+    run_04_with_fault(FAULT_RESTART_SERVER);
+}
+END_TEST
+
+START_TEST(a_server_that_wants_a_password_is_a_start_up_failure_with_exit_2)
+{
+    const char *argv[] = { chapter_program(), "--threads", "2", "--iterations", "5", NULL };
+    expect_exit_2_without_password(argv, "--threads 2 --iterations 5");
 }
 END_TEST
 
@@ -669,8 +647,12 @@ static Suite *chapter_suite(void)
     tcase_add_test(tc, a_request_after_the_manager_stopped_gets_an_error_not_a_hang);
     tcase_add_test(tc, a_caller_that_left_does_not_leak_its_reply);
     tcase_add_test(tc, a_sent_command_is_left_empty_for_its_caller);
-    tcase_add_test(tc, the_program_exits_nonzero_with_a_clear_message_when_the_server_dies);
     suite_add_tcase(s, tc);
+
+    add_program_fault_tests(s, the_program_exits_nonzero_with_a_clear_message_when_the_server_dies,
+                            the_program_exits_1_when_its_connection_is_killed_mid_run,
+                            the_program_exits_1_when_the_server_restarts_mid_run,
+                            a_server_that_wants_a_password_is_a_start_up_failure_with_exit_2);
     return s;
 }
 

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "producer.h"
+#include "program_faults.h"
 #include "program_runner.h"
 #include "redis_client.h"
 #include "redis_harness.h"
@@ -472,6 +473,49 @@ START_TEST(a_bad_option_or_an_unreachable_server_exits_with_2)
 }
 END_TEST
 
+/* ---- The program on its fault paths ----------------------------------------------- */
+
+/* A lost connection stops the manager; the producer's next send is
+ * refused, and every command is still accounted for. */
+static void run_05_with_fault(enum program_fault fault)
+{
+    const char *argv[] = { chapter_program(), "--count", "200000", "--pause-ms", "0", NULL };
+    struct fault_run fr;
+    program_run_with_fault(argv, fault, "set", 2000, PROGRAM_BOUND_MS, &fr);
+    expect_exit_1_after_fault(&fr, fault, "--count 200000 --pause-ms 0", "lost the connection",
+                              "Every command is accounted for");
+    ck_assert_msg(strstr(fr.run.out, "every command is accounted for") != NULL,
+                  "expected every command to be accounted for when %s; the report was:\n%s"
+                  CHAPTER_HINT("Every command is accounted for"),
+                  program_fault_name(fault), fr.run.out, chapter_doc());
+    fault_run_free(&fr);
+}
+
+START_TEST(the_program_exits_1_when_the_server_is_killed_mid_run)
+{
+    run_05_with_fault(FAULT_KILL_SERVER);
+}
+END_TEST
+
+START_TEST(the_program_exits_1_when_its_connections_are_killed_mid_run)
+{
+    run_05_with_fault(FAULT_KILL_CONNECTIONS);
+}
+END_TEST
+
+START_TEST(the_program_exits_1_when_the_server_restarts_mid_run)
+{
+    run_05_with_fault(FAULT_RESTART_SERVER);
+}
+END_TEST
+
+START_TEST(a_server_that_wants_a_password_is_a_start_up_failure_with_exit_2)
+{
+    const char *argv[] = { chapter_program(), "--count", "10", "--pause-ms", "0", NULL };
+    expect_exit_2_without_password(argv, "--count 10 --pause-ms 0");
+}
+END_TEST
+
 static Suite *chapter_suite(void)
 {
     Suite *s = suite_create("05-backpressure");
@@ -487,6 +531,11 @@ static Suite *chapter_suite(void)
     tcase_add_test(tc, the_program_runs_clean_in_every_mode);
     tcase_add_test(tc, a_bad_option_or_an_unreachable_server_exits_with_2);
     suite_add_tcase(s, tc);
+
+    add_program_fault_tests(s, the_program_exits_1_when_the_server_is_killed_mid_run,
+                            the_program_exits_1_when_its_connections_are_killed_mid_run,
+                            the_program_exits_1_when_the_server_restarts_mid_run,
+                            a_server_that_wants_a_password_is_a_start_up_failure_with_exit_2);
     return s;
 }
 

@@ -28,6 +28,7 @@
 #include "manager.h"
 #include "mpsc.h"
 #include "oneshot.h"
+#include "program_faults.h"
 #include "program_runner.h"
 #include "redis_client.h"
 #include "redis_harness.h"
@@ -291,7 +292,7 @@ START_TEST(replies_reach_exactly_their_callers_under_256_threads)
     start_manager(&m, test_redis_url(), &tx);
     static struct round_thread threads[THREADS];
     for (int i = 0; i < THREADS; i++) {
-        threads[i] = (struct round_thread){ .id = i, .n = n, .tx = mpsc_sender_clone(tx) };
+        threads[i] = (struct round_thread){ .id = i + 1, .n = n, .tx = mpsc_sender_clone(tx) };
         ck_assert(threads[i].tx != NULL);
         ck_assert_int_eq(pthread_create(&threads[i].thread, NULL, set_and_get, &threads[i]), 0);
     }
@@ -305,7 +306,7 @@ START_TEST(replies_reach_exactly_their_callers_under_256_threads)
                       "expected thread %d to get back exactly its own %ld values, but after "
                       "%ld rounds: %s"
                       CHAPTER_HINT("%s"),
-                      i, n, threads[i].rounds, threads[i].problem,
+                      threads[i].id, n, threads[i].rounds, threads[i].problem,
                       section_for(threads[i].problem, "Replies in order"), chapter_doc());
     ck_assert_msg(m.executed == (size_t)(2 * THREADS * n) && m.failed == 0,
                   "expected the manager to execute %ld commands, 0 failed; got %zu and %zu"
@@ -786,6 +787,50 @@ START_TEST(the_program_reports_every_command_and_how_it_was_batched)
 }
 END_TEST
 
+/* ---- The program on its fault paths ----------------------------------------------- */
+
+/* The connection breaks in the middle of a batch: the commands of the
+ * batch whose replies never came, and every later one, are answered with
+ * the error, and every command is still accounted for. */
+static void run_06_with_fault(enum program_fault fault)
+{
+    const char *argv[] = { chapter_program(), "--count", "2000000", "--pause-ms", "0", NULL };
+    struct fault_run fr;
+    program_run_with_fault(argv, fault, "set", 20000, PROGRAM_BOUND_MS, &fr);
+    expect_exit_1_after_fault(&fr, fault, "--count 2000000 --pause-ms 0", "lost the connection",
+                              "When the connection breaks mid-batch");
+    ck_assert_msg(strstr(fr.run.out, "every command is accounted for") != NULL,
+                  "expected every command to be accounted for when %s; the report was:\n%s"
+                  CHAPTER_HINT("When the connection breaks mid-batch"),
+                  program_fault_name(fault), fr.run.out, chapter_doc());
+    fault_run_free(&fr);
+}
+
+START_TEST(the_program_exits_1_when_the_server_is_killed_mid_run)
+{
+    run_06_with_fault(FAULT_KILL_SERVER);
+}
+END_TEST
+
+START_TEST(the_program_exits_1_when_its_connections_are_killed_mid_run)
+{
+    run_06_with_fault(FAULT_KILL_CONNECTIONS);
+}
+END_TEST
+
+START_TEST(the_program_exits_1_when_the_server_restarts_mid_run)
+{
+    run_06_with_fault(FAULT_RESTART_SERVER);
+}
+END_TEST
+
+START_TEST(a_server_that_wants_a_password_is_a_start_up_failure_with_exit_2)
+{
+    const char *argv[] = { chapter_program(), "--count", "10", "--pause-ms", "0", NULL };
+    expect_exit_2_without_password(argv, "--count 10 --pause-ms 0");
+}
+END_TEST
+
 static Suite *chapter_suite(void)
 {
     Suite *s = suite_create("06-pipelining");
@@ -800,6 +845,11 @@ static Suite *chapter_suite(void)
     tcase_add_test(tc, a_caller_that_left_is_skipped_not_waited_on);
     tcase_add_test(tc, the_program_reports_every_command_and_how_it_was_batched);
     suite_add_tcase(s, tc);
+
+    add_program_fault_tests(s, the_program_exits_1_when_the_server_is_killed_mid_run,
+                            the_program_exits_1_when_its_connections_are_killed_mid_run,
+                            the_program_exits_1_when_the_server_restarts_mid_run,
+                            a_server_that_wants_a_password_is_a_start_up_failure_with_exit_2);
     return s;
 }
 

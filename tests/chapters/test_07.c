@@ -39,6 +39,7 @@
 #include "mpsc.h"
 #include "oneshot.h"
 #include "pool.h"
+#include "program_faults.h"
 #include "program_runner.h"
 #include "redis_client.h"
 #include "redis_harness.h"
@@ -615,7 +616,7 @@ START_TEST(commands_for_one_key_stay_in_order_under_concurrency)
     size_t steps = (size_t)(ORDER_STEPS / test_stress_divisor()) + 2;
     struct order_worker workers[ORDER_THREADS];
     for (int t = 0; t < ORDER_THREADS; t++) {
-        workers[t] = (struct order_worker){ .pool = pool, .name = name, .index = t,
+        workers[t] = (struct order_worker){ .pool = pool, .name = name, .index = t + 1,
                                             .steps = steps };
         ck_assert_int_eq(pthread_create(&workers[t].thread, NULL, order_worker_main,
                                         &workers[t]), 0);
@@ -632,7 +633,7 @@ START_TEST(commands_for_one_key_stay_in_order_under_concurrency)
                       "expected the %d keys of thread %d to go to at least 2 of the %d "
                       "managers, they all went to %zu"
                       CHAPTER_HINT("Which manager gets a command"),
-                      ORDER_KEYS, t, N, w->managers_used, chapter_doc());
+                      ORDER_KEYS, w->index, N, w->managers_used, chapter_doc());
         ck_assert_msg(w->problem[0] == '\0',
                       "expected every GET to return the value SET just before it on the "
                       "same key; %s"
@@ -1379,6 +1380,68 @@ START_TEST(a_bad_url_or_an_unreachable_server_exits_with_2)
 }
 END_TEST
 
+/* ---- The program on its fault paths ----------------------------------------------- */
+
+/* The managers reconnect (or keep trying, while the server is gone), the
+ * threads go on, and every request is answered: right, or with an error -
+ * never a wrong value.  The summary names the first error: exit status 1. */
+static void run_07_with_fault(enum program_fault fault)
+{
+    const char *argv[] = { chapter_program(), "--requests", "20000", NULL };
+    struct fault_run fr;
+    program_run_with_fault(argv, fault, "set", 2000, PROGRAM_BOUND_MS, &fr);
+    expect_exit_1_after_fault(&fr, fault, "--requests 20000", "0 wrong replies and ",
+                              "When a connection breaks");
+    size_t sent = 0, right = 0, wrong = 0, errors = 0;
+    const char *line = strstr(fr.run.out, "requests: ");
+    int got = line == NULL ? 0
+                           : sscanf(line, "requests: %zu sent, %zu answered as expected, %zu "
+                                          "wrong, %zu errors", &sent, &right, &wrong, &errors);
+    ck_assert_msg(got == 4 && sent == 8 * 20000 && right + wrong + errors == sent &&
+                      wrong == 0 && errors > 0 && strstr(fr.run.err, "the first: ch07:") != NULL,
+                  "expected all %d requests to be answered, right or with an error (some), "
+                  "never wrong, and the first error named, when %s; the report was:\n%s\n"
+                  "and stderr ended with:\n%s"
+                  CHAPTER_HINT("When a connection breaks"),
+                  8 * 20000, program_fault_name(fault), fr.run.out, tail_of(fr.run.err, 2000),
+                  chapter_doc());
+    /* With the server up, a manager's first attempt comes at once and
+     * succeeds, before it takes another command, so the line is always
+     * there.  (After a restart, the threads may finish on errors during
+     * the back-off, before any manager is back: nothing to check then.) */
+    if (fault == FAULT_KILL_CONNECTIONS)
+        ck_assert_msg(strstr(fr.run.err, "reconnected after") != NULL,
+                      "expected the managers to reconnect when %s; stderr ended with:\n%s"
+                      CHAPTER_HINT("Reconnecting, with back-off"),
+                      program_fault_name(fault), tail_of(fr.run.err, 2000), chapter_doc());
+    fault_run_free(&fr);
+}
+
+START_TEST(the_program_exits_1_when_the_server_is_killed_mid_run)
+{
+    run_07_with_fault(FAULT_KILL_SERVER);
+}
+END_TEST
+
+START_TEST(the_program_exits_1_when_its_connections_are_killed_mid_run)
+{
+    run_07_with_fault(FAULT_KILL_CONNECTIONS);
+}
+END_TEST
+
+START_TEST(the_program_exits_1_when_the_server_restarts_mid_run)
+{
+    run_07_with_fault(FAULT_RESTART_SERVER);
+}
+END_TEST
+
+START_TEST(a_server_that_wants_a_password_is_a_start_up_failure_with_exit_2)
+{
+    const char *argv[] = { chapter_program(), "--requests", "10", NULL };
+    expect_exit_2_without_password(argv, "--requests 10");
+}
+END_TEST
+
 static Suite *chapter_suite(void)
 {
     Suite *s = suite_create("07-connection-pool");
@@ -1413,6 +1476,11 @@ static Suite *chapter_suite(void)
     tcase_add_test(program, the_program_checks_every_reply_and_exits_0);
     tcase_add_test(program, a_bad_url_or_an_unreachable_server_exits_with_2);
     suite_add_tcase(s, program);
+
+    add_program_fault_tests(s, the_program_exits_1_when_the_server_is_killed_mid_run,
+                            the_program_exits_1_when_its_connections_are_killed_mid_run,
+                            the_program_exits_1_when_the_server_restarts_mid_run,
+                            a_server_that_wants_a_password_is_a_start_up_failure_with_exit_2);
     return s;
 }
 

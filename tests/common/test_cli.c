@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -196,6 +198,50 @@ START_TEST(parsing_again_starts_afresh)
 }
 END_TEST
 
+/* ---- cli_parse_or_exit: run in a child, whose exit status says what it did ---- */
+
+/* Runs cli_parse_or_exit on { "demo", word } in a child process and
+ * returns the child's exit status: cli_parse_or_exit's own, or 42 if it
+ * returned with --threads set to 3, 43 if it returned otherwise. */
+static int exit_status_of_parse_or_exit(char *word)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        size_t threads = 4;
+        const struct cli_option options[] = {
+            { .name = "threads", .count = &threads, .min = 1, .max = 8, .help = "threads" },
+        };
+        const struct cli_program program = { .name = "demo", CLI_OPTIONS(options) };
+        char *argv[] = { "demo", word, NULL };
+        /* Quiet: the usage and the message are cli_parse's, tested above. */
+        if (freopen("/dev/null", "w", stdout) == NULL || freopen("/dev/null", "w", stderr) == NULL)
+            _exit(99);
+        cli_parse_or_exit(&program, 2, argv);
+        _exit(threads == 3 ? 42 : 43);
+    }
+    int status;
+    ck_assert(waitpid(pid, &status, 0) == pid);
+    ck_assert_msg(WIFEXITED(status), "the child did not exit normally");
+    return WEXITSTATUS(status);
+}
+
+START_TEST(parse_or_exit_returns_when_the_program_should_run)
+{
+    ck_assert_int_eq(exit_status_of_parse_or_exit("--threads=3"), 42);
+}
+END_TEST
+
+START_TEST(parse_or_exit_exits_0_after_help_and_2_after_a_bad_option)
+{
+    ck_assert_int_eq(exit_status_of_parse_or_exit("--help"), 0);
+    ck_assert_int_eq(exit_status_of_parse_or_exit("--threads=9"), 2);
+    ck_assert_int_eq(exit_status_of_parse_or_exit("--bogus"), 2);
+}
+END_TEST
+
 /* ---- cli_print_usage ---------------------------------------------------------------- */
 
 START_TEST(the_usage_shows_every_option_with_its_range_choices_and_default)
@@ -235,6 +281,25 @@ START_TEST(a_long_usage_line_wraps_under_the_program_name)
     /* "usage: 07-pool [" puts the first '[' in column 15; so does the next line. */
     ck_assert_msg(strncmp(first_line_end + 1, "               [", 16) == 0,
                   "the second line is not indented under the name: %s", text);
+    free(text);
+}
+END_TEST
+
+START_TEST(the_epilog_follows_the_options)
+{
+    size_t n = 2;
+    const struct cli_option options[] = { { .name = "n", .count = &n, .min = 1, .max = 9 } };
+    const struct cli_program program = { .name = "demo", .summary = "Does a demo.",
+                                         .epilog = "Redis: see $REDIS_URL.",
+                                         CLI_OPTIONS(options) };
+    char *text;
+    size_t len;
+    FILE *out = open_memstream(&text, &len);
+    cli_print_usage(&program, out);
+    fclose(out);
+    const char *want_end = "  --help  print this help\nRedis: see $REDIS_URL.\n";
+    ck_assert_msg(len >= strlen(want_end) && strcmp(text + len - strlen(want_end), want_end) == 0,
+                  "expected the usage to end with\n%sgot\n%s", want_end, text);
     free(text);
 }
 END_TEST
@@ -285,9 +350,15 @@ Suite *cli_suite(void)
     tcase_add_test(tc, parsing_again_starts_afresh);
     suite_add_tcase(s, tc);
 
+    tc = tcase_create("parse_or_exit");
+    tcase_add_test(tc, parse_or_exit_returns_when_the_program_should_run);
+    tcase_add_test(tc, parse_or_exit_exits_0_after_help_and_2_after_a_bad_option);
+    suite_add_tcase(s, tc);
+
     tc = tcase_create("usage");
     tcase_add_test(tc, the_usage_shows_every_option_with_its_range_choices_and_default);
     tcase_add_test(tc, a_long_usage_line_wraps_under_the_program_name);
+    tcase_add_test(tc, the_epilog_follows_the_options);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("parse_count");

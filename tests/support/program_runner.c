@@ -7,6 +7,8 @@
  */
 #include "program_runner.h"
 
+#include <stdbool.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -26,12 +28,7 @@ static long now_ms(void)
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-struct buffer {
-    char *data;
-    size_t len, cap;
-};
-
-static void append(struct buffer *b, const char *bytes, size_t n)
+static void append(struct program_output *b, const char *bytes, size_t n)
 {
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
@@ -48,11 +45,12 @@ static void append(struct buffer *b, const char *bytes, size_t n)
     b->data[b->len] = '\0';
 }
 
-int program_run(const char *const *argv, const char *const *extra_env,
-                unsigned timeout_ms, struct program_run *run)
+int program_start(const char *const *argv, const char *const *extra_env,
+                  struct program_child *child)
 {
-    memset(run, 0, sizeof *run);
-    run->exit_code = -1;
+    memset(child, 0, sizeof *child);
+    child->run.exit_code = -1;
+    child->fds[0] = child->fds[1] = -1;
     int out_pipe[2], err_pipe[2];
     if (pipe(out_pipe) != 0)
         return -1;
@@ -61,10 +59,15 @@ int program_run(const char *const *argv, const char *const *extra_env,
         close(out_pipe[1]);
         return -1;
     }
-    long start = now_ms();
+    child->started_ms = now_ms();
     pid_t pid = fork();
-    if (pid < 0)
+    if (pid < 0) {
+        for (int i = 0; i < 2; i++) {
+            close(out_pipe[i]);
+            close(err_pipe[i]);
+        }
         return -1;
+    }
     if (pid == 0) {
         setpgid(0, 0);
         dup2(out_pipe[1], STDOUT_FILENO);
@@ -88,50 +91,86 @@ int program_run(const char *const *argv, const char *const *extra_env,
     setpgid(pid, pid); /* also here, so there is no window before the child's own call */
     close(out_pipe[1]);
     close(err_pipe[1]);
+    child->pid = pid;
+    child->fds[0] = out_pipe[0];
+    child->fds[1] = err_pipe[0];
+    append(&child->output[0], "", 0);
+    append(&child->output[1], "", 0);
+    child->run.out = child->output[0].data;
+    child->run.err = child->output[1].data;
+    return 0;
+}
 
-    struct buffer out = { 0 }, err = { 0 };
-    append(&out, "", 0);
-    append(&err, "", 0);
-    struct pollfd fds[2] = { { out_pipe[0], POLLIN, 0 }, { err_pipe[0], POLLIN, 0 } };
-    int open_fds = 2;
-    while (open_fds > 0) {
-        long left = (long)timeout_ms - (now_ms() - start);
-        if (left <= 0) {
-            run->timed_out = true;
+bool program_pump(struct program_child *child, unsigned wait_ms)
+{
+    long deadline = now_ms() + (long)wait_ms;
+    for (;;) {
+        struct pollfd fds[2] = { { child->fds[0], POLLIN, 0 }, { child->fds[1], POLLIN, 0 } };
+        if (child->fds[0] < 0 && child->fds[1] < 0)
             break;
-        }
-        int ready = poll(fds, 2, (int)left);
+        long left = deadline - now_ms();
+        int ready = poll(fds, 2, left > 0 ? (int)left : 0);
         if (ready < 0 && errno == EINTR)
             continue;
+        if (ready <= 0)
+            break;
         for (int i = 0; i < 2; i++) {
             if (fds[i].fd < 0 || fds[i].revents == 0)
                 continue;
             char chunk[8192];
             ssize_t n = read(fds[i].fd, chunk, sizeof chunk);
             if (n > 0) {
-                append(i == 0 ? &out : &err, chunk, (size_t)n);
+                append(&child->output[i], chunk, (size_t)n);
             } else {
                 close(fds[i].fd);
-                fds[i].fd = -1;
-                open_fds--;
+                child->fds[i] = -1;
             }
         }
+        if (left <= 0)
+            break;
     }
-    if (run->timed_out)
-        kill(-pid, SIGKILL);
+    child->run.out = child->output[0].data;
+    child->run.err = child->output[1].data;
+    return child->fds[0] >= 0 || child->fds[1] >= 0;
+}
+
+void program_finish(struct program_child *child, unsigned timeout_ms, struct program_run *run)
+{
+    for (;;) {
+        long left = (long)timeout_ms - (now_ms() - child->started_ms);
+        if (left <= 0) {
+            child->run.timed_out = true;
+            break;
+        }
+        if (!program_pump(child, (unsigned)(left < 100 ? left : 100)))
+            break;
+    }
+    if (child->run.timed_out)
+        kill(-child->pid, SIGKILL);
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    while (waitpid(child->pid, &status, 0) < 0 && errno == EINTR)
         ;
     for (int i = 0; i < 2; i++)
-        if (fds[i].fd >= 0)
-            close(fds[i].fd);
-    run->elapsed_ms = now_ms() - start;
+        if (child->fds[i] >= 0)
+            close(child->fds[i]);
+    child->run.elapsed_ms = now_ms() - child->started_ms;
     if (WIFEXITED(status))
-        run->exit_code = WEXITSTATUS(status);
+        child->run.exit_code = WEXITSTATUS(status);
     else if (WIFSIGNALED(status))
-        run->signal = WTERMSIG(status);
-    run->out = out.data;
-    run->err = err.data;
+        child->run.signal = WTERMSIG(status);
+    *run = child->run;
+}
+
+int program_run(const char *const *argv, const char *const *extra_env,
+                unsigned timeout_ms, struct program_run *run)
+{
+    struct program_child child;
+    if (program_start(argv, extra_env, &child) != 0) {
+        memset(run, 0, sizeof *run);
+        run->exit_code = -1;
+        return -1;
+    }
+    program_finish(&child, timeout_ms, run);
     return 0;
 }
 

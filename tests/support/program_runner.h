@@ -28,6 +28,37 @@ struct program_run {
 int program_run(const char *const *argv, const char *const *extra_env,
                 unsigned timeout_ms, struct program_run *run);
 
+/* The same in steps, for a test that acts while the program runs (see
+ * program_faults.h): start it, keep reading its output while waiting for
+ * something else, then finish. */
+struct program_output {
+    char *data;          /* NUL-terminated */
+    size_t len, cap;
+};
+
+struct program_child {
+    int pid;
+    int fds[2];          /* its stdout and stderr, -1 once closed */
+    long started_ms;
+    struct program_output output[2]; /* what it wrote so far: stdout, stderr */
+    struct program_run run;
+};
+
+/* Starts the program as program_run does.  0, or -1 if it could not be
+ * started. */
+int program_start(const char *const *argv, const char *const *extra_env,
+                  struct program_child *child);
+
+/* Reads whatever output comes within wait_ms (the pipes must not fill up
+ * while the test waits for something else).  False once the program has
+ * closed its output, i.e. it has ended. */
+bool program_pump(struct program_child *child, unsigned wait_ms);
+
+/* Waits for the end: reads the rest of the output, kills the program (and
+ * what it started) if it is still running `timeout_ms` after its start,
+ * and fills *run, which the caller frees with program_run_free. */
+void program_finish(struct program_child *child, unsigned timeout_ms, struct program_run *run);
+
 void program_run_free(struct program_run *run);
 
 /* "exited with 3", "killed by SIGSEGV", "hung (killed after 5000 ms)". */
