@@ -294,9 +294,11 @@ END_TEST
 static void run_program(const struct redis_harness *h, const char *const *args,
                         struct program_run *run)
 {
+    ck_assert(args[0] != NULL && strcmp(args[0], "--mode") == 0 && args[1] != NULL);
     enum flood_mode mode = FLOOD_BLOCK;
-    ck_assert(args[0] != NULL && strcmp(args[0], "--mode") == 0 &&
-              flood_mode_parse(args[1], &mode));
+    while (flood_mode_names[mode] != NULL && strcmp(flood_mode_names[mode], args[1]) != 0)
+        mode++;
+    ck_assert_msg(flood_mode_names[mode] != NULL, "no mode named %s", args[1]);
     const char *argv[16] = { chapter_program() };
     size_t argc = 1;
     for (; args[argc - 1] != NULL; argc++) {
