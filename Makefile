@@ -355,7 +355,12 @@ regenerate-chapters: $(STARTER_FILES) ## Rewrite chapters/ from solutions/ (over
 # tools/snip.c's top comment has the exact rules.
 DOCS := README.md CONTRIBUTING.md $(wildcard docs/*.md)
 DOC_PROGRAMS := $(foreach ch,$(CHAPTERS),build/plain/solutions/$(ch)/$(ch)) \
-	build/plain/docs/examples/first_get_set
+	build/plain/docs/examples/first_get_set \
+	build/plain/starters/02-mutex/test_chapter build/plain/starters/02-mutex/02-mutex
+# Report blocks (a sanitizer's report, a debugger's stacks) run these too.
+DOC_TSAN_PROGRAMS := build/thread/solutions/01-shared-client/01-shared-client
+# The chapter tests and tables name sections of the texts (their hints).
+HINT_SOURCES := $(wildcard tests/chapters/test_*.c tests/chapters/sections.txt tests/chapters/pitfalls.txt)
 CHANNEL_HEADERS := common/chan.h common/mpsc.h common/oneshot.h common/broadcast.h common/watch.h
 
 # docs/examples/first_get_set.c: the first hiredis program of docs/00-setup.md.
@@ -367,8 +372,10 @@ $(BUILD)/docs/examples/first_get_set: $(BUILD)/docs/examples/first_get_set.o $(L
 docs-check: $(SNIP) ## Check that the docs' code, output, commands, links and pictures match the code
 	@scripts/setup.sh docs
 	@$(MAKE) --no-print-directory SAN= $(DOC_PROGRAMS) build/plain/bin/with-redis >/dev/null
+	@$(MAKE) --no-print-directory SAN=thread $(DOC_TSAN_PROGRAMS) >/dev/null
 	build/plain/bin/with-redis --quiet -- $(SNIP) check-docs $(DOCS)
 	$(SNIP) check-api docs/channels.md $(CHANNEL_HEADERS)
+	$(SNIP) check-hints docs $(HINT_SOURCES)
 	@scripts/check-rust-refused.sh docs/examples/shared_client_refused.rs
 	@scripts/diagrams.sh check
 
