@@ -359,6 +359,11 @@ DOC_PROGRAMS := $(foreach ch,$(CHAPTERS),build/plain/solutions/$(ch)/$(ch)) \
 	build/plain/starters/02-mutex/test_chapter build/plain/starters/02-mutex/02-mutex
 # Report blocks (a sanitizer's report, a debugger's stacks) run these too.
 DOC_TSAN_PROGRAMS := build/thread/solutions/01-shared-client/01-shared-client
+# Words of prose (outside code blocks and comments): a chapter says each
+# thing once, where it is first needed, and links to it elsewhere.
+CHAPTER_DOCS := $(wildcard docs/[0-9][0-9]-*.md)
+WORDS_PER_CHAPTER := 2000
+WORDS_01_TO_08 := 13000
 # The chapter tests and tables name sections of the texts (their hints).
 HINT_SOURCES := $(wildcard tests/chapters/test_*.c tests/chapters/sections.txt tests/chapters/pitfalls.txt)
 CHANNEL_HEADERS := common/chan.h common/mpsc.h common/oneshot.h common/broadcast.h common/watch.h
@@ -376,6 +381,7 @@ docs-check: $(SNIP) ## Check that the docs' code, output, commands, links and pi
 	build/plain/bin/with-redis --quiet -- $(SNIP) check-docs $(DOCS)
 	$(SNIP) check-api docs/channels.md $(CHANNEL_HEADERS)
 	$(SNIP) check-hints docs $(HINT_SOURCES)
+	$(SNIP) check-words $(WORDS_PER_CHAPTER) $(WORDS_01_TO_08) 1 8 $(CHAPTER_DOCS)
 	@scripts/check-rust-refused.sh docs/examples/shared_client_refused.rs
 	@scripts/diagrams.sh check
 
