@@ -353,7 +353,7 @@ regenerate-chapters: $(STARTER_FILES) ## Rewrite chapters/ from solutions/ (over
 # docs/channels.md must name every public channel function.  Output
 # commands use the plain build of the solutions, against a throwaway Redis.
 # tools/snip.c's top comment has the exact rules.
-DOCS := README.md CONTRIBUTING.md $(wildcard docs/*.md)
+DOCS := README.md CONTRIBUTING.md bench/README.md $(wildcard docs/*.md)
 DOC_PROGRAMS := $(foreach ch,$(CHAPTERS),build/plain/solutions/$(ch)/$(ch)) \
 	build/plain/docs/examples/first_get_set \
 	build/plain/starters/02-mutex/test_chapter build/plain/starters/02-mutex/02-mutex
