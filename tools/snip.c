@@ -395,13 +395,10 @@ static bool parse_snippet_comment(const char *line, char *path, size_t path_len,
     return true;
 }
 
-/* "<!-- output: CMD -->" -> CMD, or false. */
-static bool parse_output_comment(const char *line, char *cmd, size_t cmd_len)
+/* What follows a comment's keyword ("<!-- output:" ...) up to "-->",
+ * without the blanks around it; false if the comment never closes. */
+static bool comment_body(const char *p, char *out, size_t out_len)
 {
-    const char *p = strstr(line, "<!-- output:");
-    if (p == NULL)
-        return false;
-    p += strlen("<!-- output:");
     while (*p == ' ')
         p++;
     const char *end = strstr(p, "-->");
@@ -409,8 +406,15 @@ static bool parse_output_comment(const char *line, char *cmd, size_t cmd_len)
         return false;
     while (end > p && end[-1] == ' ')
         end--;
-    snprintf(cmd, cmd_len, "%.*s", (int)(end - p), p);
+    snprintf(out, out_len, "%.*s", (int)(end - p), p);
     return true;
+}
+
+/* "<!-- output: CMD -->" -> CMD, or false. */
+static bool parse_output_comment(const char *line, char *cmd, size_t cmd_len)
+{
+    const char *p = strstr(line, "<!-- output:");
+    return p != NULL && comment_body(p + strlen("<!-- output:"), cmd, cmd_len);
 }
 
 /* "<!-- illustrative -->" alone on its line: the next block is shown, not
@@ -535,17 +539,17 @@ static void heading_anchor(const char *heading, char *out, size_t out_len)
     out[o] = '\0';
 }
 
-/* The anchors of a Markdown file: one per heading outside code blocks,
- * with GitHub's -1, -2 suffixes for repeats. */
-static bool doc_anchors(const char *path, struct lines *anchors)
+/* The headings of a Markdown file (their text, without the #s and the
+ * blanks around it), outside code blocks; false if it cannot be read. */
+static bool doc_headings(const char *path, struct lines *out)
 {
     struct lines l;
-    anchors->at = NULL;
-    anchors->count = 0;
+    out->at = NULL;
+    out->count = 0;
     if (!try_read_lines(path, &l))
         return false;
-    anchors->at = calloc(l.count + 1, sizeof *anchors->at);
-    if (anchors->at == NULL)
+    out->at = calloc(l.count + 1, sizeof *out->at);
+    if (out->at == NULL)
         die("out of memory");
     bool fenced = false;
     for (size_t i = 0; i < l.count; i++) {
@@ -554,13 +558,38 @@ static bool doc_anchors(const char *path, struct lines *anchors)
             fenced = !fenced;
             continue;
         }
-        if (fenced || t[0] != '#')
-            continue;
         size_t level = strspn(t, "#");
-        if (level > 6 || t[level] != ' ')
+        if (fenced || level == 0 || level > 6 || t[level] != ' ')
             continue;
+        const char *h = t + level;
+        while (*h == ' ')
+            h++;
+        char *copy = strdup(h);
+        if (copy == NULL)
+            die("out of memory");
+        for (size_t n = strlen(copy); n > 0 && copy[n - 1] == ' '; n--)
+            copy[n - 1] = '\0';
+        out->at[out->count++] = copy;
+    }
+    free_lines(&l);
+    return true;
+}
+
+/* The anchors of a Markdown file: one per heading, with GitHub's -1, -2
+ * suffixes for repeats. */
+static bool doc_anchors(const char *path, struct lines *anchors)
+{
+    struct lines headings;
+    anchors->at = NULL;
+    anchors->count = 0;
+    if (!doc_headings(path, &headings))
+        return false;
+    anchors->at = calloc(headings.count + 1, sizeof *anchors->at);
+    if (anchors->at == NULL)
+        die("out of memory");
+    for (size_t i = 0; i < headings.count; i++) {
         char base[512], unique[540];
-        heading_anchor(t + level + 1, base, sizeof base);
+        heading_anchor(headings.at[i], base, sizeof base);
         snprintf(unique, sizeof unique, "%s", base);
         for (int n = 1;; n++) {
             bool taken = false;
@@ -572,7 +601,7 @@ static bool doc_anchors(const char *path, struct lines *anchors)
         }
         anchors->at[anchors->count++] = strdup(unique);
     }
-    free_lines(&l);
+    free_lines(&headings);
     return true;
 }
 
@@ -906,16 +935,7 @@ static bool parse_report_comment(const char *line, char *cmd, size_t cmd_len)
     const char *p = line + strspn(line, " ");
     if (strncmp(p, "<!-- report:", strlen("<!-- report:")) != 0)
         return false;
-    p += strlen("<!-- report:");
-    while (*p == ' ')
-        p++;
-    const char *end = strstr(p, "-->");
-    if (end == NULL)
-        return false;
-    while (end > p && end[-1] == ' ')
-        end--;
-    snprintf(cmd, cmd_len, "%.*s", (int)(end - p), p);
-    return true;
+    return comment_body(p + strlen("<!-- report:"), cmd, cmd_len);
 }
 
 /* What varies between runs of the same program, and what it becomes.  The
@@ -1184,6 +1204,18 @@ static bool shown_command_matches(const char *doc, size_t shown_line, const char
     return false;
 }
 
+/* Does the ```sh block that closed at line `shown_close` (and showed the
+ * command `shown`) sit right above line `at`, with only blank lines
+ * between? */
+static bool shown_right_above(const struct lines *l, size_t at, const char *shown,
+                              size_t shown_close)
+{
+    bool right_above = shown != NULL && shown_close < at;
+    for (size_t k = shown_close + 1; right_above && k < at; k++)
+        right_above = l->at[k][0] == '\0';
+    return right_above;
+}
+
 static int check_or_sync_doc(const char *doc, bool sync)
 {
     struct lines l = read_lines(doc);
@@ -1227,32 +1259,20 @@ static int check_or_sync_doc(const char *doc, bool sync)
             i = snippet_block(doc, &l, i, path, name, mode, out, &c);
             continue;
         }
-        if (parse_output_comment(line, cmd, sizeof cmd)) {
-            bool right_below = shown != NULL && shown_close < i;
-            for (size_t k = shown_close + 1; right_below && k < i; k++)
-                right_below = l.at[k][0] == '\0';
-            if (right_below && !shown_command_matches(doc, shown_line, shown, cmd))
+        /* A block that runs a command: its output, or a tool's report. */
+        bool is_output = parse_output_comment(line, cmd, sizeof cmd);
+        if (is_output || parse_report_comment(line, cmd, sizeof cmd)) {
+            if (shown_right_above(&l, i, shown, shown_close) &&
+                !shown_command_matches(doc, shown_line, shown, cmd))
                 c.problems++;
             if (!next_is_fence) {
-                fprintf(stderr, "%s:%zu: an output comment must be followed by a ``` block\n", doc, i + 1);
+                fprintf(stderr, "%s:%zu: %s comment must be followed by a ``` block\n", doc, i + 1,
+                        is_output ? "an output" : "a report");
                 c.problems++;
                 continue;
             }
-            i = output_block(doc, &l, i, cmd, sync, out, &c);
-            continue;
-        }
-        if (parse_report_comment(line, cmd, sizeof cmd)) {
-            bool right_below = shown != NULL && shown_close < i;
-            for (size_t k = shown_close + 1; right_below && k < i; k++)
-                right_below = l.at[k][0] == '\0';
-            if (right_below && !shown_command_matches(doc, shown_line, shown, cmd))
-                c.problems++;
-            if (!next_is_fence) {
-                fprintf(stderr, "%s:%zu: a report comment must be followed by a ``` block\n", doc, i + 1);
-                c.problems++;
-                continue;
-            }
-            i = report_block(doc, &l, i, cmd, out, &c);
+            i = is_output ? output_block(doc, &l, i, cmd, sync, out, &c)
+                          : report_block(doc, &l, i, cmd, out, &c);
             continue;
         }
         if (is_illustrative_comment(line)) {
@@ -1545,38 +1565,6 @@ static int cmd_check_words(char **argv, int ndocs, char **docs)
 }
 
 /* ---- snip check-hints: the sections the tests send learners to exist ------- */
-
-/* The headings of a Markdown file (their text, without the #s), outside
- * code blocks. */
-static void doc_headings(const char *path, struct lines *out)
-{
-    struct lines l = read_lines(path);
-    out->at = calloc(l.count + 1, sizeof *out->at);
-    out->count = 0;
-    if (out->at == NULL)
-        die("out of memory");
-    bool fenced = false;
-    for (size_t i = 0; i < l.count; i++) {
-        const char *t = l.at[i];
-        if (strncmp(t, "```", 3) == 0) {
-            fenced = !fenced;
-            continue;
-        }
-        size_t level = strspn(t, "#");
-        if (fenced || level == 0 || level > 6 || t[level] != ' ')
-            continue;
-        const char *h = t + level;
-        while (*h == ' ')
-            h++;
-        char *copy = strdup(h);
-        if (copy == NULL)
-            die("out of memory");
-        for (size_t n = strlen(copy); n > 0 && copy[n - 1] == ' '; n--)
-            copy[n - 1] = '\0';
-        out->at[out->count++] = copy;
-    }
-    free_lines(&l);
-}
 
 /* docs/NN-*.md for chapter NN, into `out`; false if there is none. */
 static bool chapter_doc_path(const char *docs_dir, int chapter, char *out, size_t out_len)
