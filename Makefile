@@ -364,8 +364,10 @@ DOC_TSAN_PROGRAMS := build/thread/solutions/01-shared-client/01-shared-client
 CHAPTER_DOCS := $(wildcard docs/[0-9][0-9]-*.md)
 WORDS_PER_CHAPTER := 2000
 WORDS_01_TO_08 := 13000
-# The chapter tests and tables name sections of the texts (their hints).
-HINT_SOURCES := $(wildcard tests/chapters/test_*.c tests/chapters/sections.txt tests/chapters/pitfalls.txt)
+# The chapter tests and tables name sections of the texts (their hints), and
+# programs and comments cite them in words (docs/NN-name.md, "Section").
+HINT_SOURCES := $(wildcard tests/chapters/test_*.c tests/chapters/sections.txt tests/chapters/pitfalls.txt) \
+	$(wildcard solutions/*/*.[ch] common/*.[ch] tests/support/*.[ch])
 CHANNEL_HEADERS := common/chan.h common/mpsc.h common/oneshot.h common/broadcast.h common/watch.h
 
 # docs/examples/first_get_set.c: the first hiredis program of docs/00-setup.md.

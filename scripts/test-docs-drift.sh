@@ -194,6 +194,14 @@ expect_caught $? "a heading renamed under a test's hint" "tests/chapters/test_02
     'section "The fix", which is no heading of docs/02-mutex.md'
 restore 02-mutex.md
 
+# ... and one a program's message cites in words
+own_copy 02-mutex.md
+sed 's/^## Why the whole round trip$/## Why the round trip/' "$repo/docs/02-mutex.md" > "$scratch/docs/02-mutex.md"
+(cd "$scratch" && "$snip" check-hints docs solutions/02-mutex/main.c) > "$scratch/out.log" 2>&1
+expect_caught $? "a heading renamed under a program's citation" "solutions/02-mutex/main.c:" \
+    'section "Why the whole round trip"'
+restore 02-mutex.md
+
 # ---- 14. A chapter over its word bound ----
 own_copy 02-mutex.md
 i=0

@@ -83,8 +83,9 @@
  *
  * `snip check-hints DOCS_DIR FILE...` fails when a section title that a
  * chapter test sends the learner to (CHAPTER_HINT in tests/chapters/
- * test_NN.c, and the rows of sections.txt and pitfalls.txt) is not a
- * heading of that chapter's DOCS_DIR/NN-*.md.
+ * test_NN.c, and the rows of sections.txt and pitfalls.txt), or that a
+ * program or comment cites (docs/NN-name.md, "Title"), is not a heading
+ * of that chapter's DOCS_DIR/NN-*.md.
  *
  * Usage:
  *   snip starter FILE            print FILE with exercises replaced by starters
@@ -1622,6 +1623,26 @@ static void check_one_hint(const char *docs_dir, int chapter, const char *title,
     }
 }
 
+/* A file's text in one string, lines joined by '\n'. */
+static char *whole_text(const struct lines *l)
+{
+    size_t total = 1;
+    for (size_t i = 0; i < l->count; i++)
+        total += strlen(l->at[i]) + 1;
+    char *text = malloc(total);
+    if (text == NULL)
+        die("out of memory");
+    size_t o = 0;
+    for (size_t i = 0; i < l->count; i++) {
+        size_t n = strlen(l->at[i]);
+        memcpy(text + o, l->at[i], n);
+        text[o + n] = '\n';
+        o += n + 1;
+    }
+    text[o] = '\0';
+    return text;
+}
+
 /* Reads the C string literal at *p, with any literals that follow it after
  * blanks or newlines ("a " "b" is "a b"), into out; moves *p past it and
  * counts the newlines crossed in *line.  False if *p is no literal. */
@@ -1672,20 +1693,7 @@ static void check_test_hints(const char *docs_dir, const char *path, struct hint
         die("%s: a chapter test is named test_NN.c", path);
     struct lines l = read_lines(path);
     /* The whole file in one string, for literals split over lines. */
-    size_t total = 1;
-    for (size_t i = 0; i < l.count; i++)
-        total += strlen(l.at[i]) + 1;
-    char *text = malloc(total), title[512];
-    if (text == NULL)
-        die("out of memory");
-    text[0] = '\0';
-    for (size_t i = 0, o = 0; i < l.count; i++) {
-        size_t n = strlen(l.at[i]);
-        memcpy(text + o, l.at[i], n);
-        text[o + n] = '\n';
-        o += n + 1;
-        text[o] = '\0';
-    }
+    char *text = whole_text(&l), title[512];
     bool chosen_at_run_time = strstr(text, "CHAPTER_HINT(\"%s\")") != NULL;
     size_t line_no = 1;
     for (const char *p = text; *p; p++) {
@@ -1726,6 +1734,76 @@ static void check_test_hints(const char *docs_dir, const char *path, struct hint
     free_lines(&l);
 }
 
+/*
+ * Programs, tests and comments also cite sections in words:
+ *     See docs/03-manager-task.md, "When the manager never ends".
+ * (in a C string the quotes are \", and the title may run on into the next
+ * literal).  The title after every such citation must be a heading of that
+ * doc.
+ */
+static void check_source_citations(const char *docs_dir, const char *path,
+                                   struct hint_check *h)
+{
+    struct lines l = read_lines(path);
+    char *text = whole_text(&l);
+    size_t line_no = 1;
+    for (const char *p = text; *p; p++) {
+        if (*p == '\n')
+            line_no++;
+        int chapter;
+        if (strncmp(p, "docs/", 5) != 0 || !isdigit((unsigned char)p[5]) ||
+            !isdigit((unsigned char)p[6]) || p[7] != '-' || sscanf(p + 5, "%2d", &chapter) != 1)
+            continue;
+        const char *q = p + 8 + strspn(p + 8, "abcdefghijklmnopqrstuvwxyz0123456789-");
+        if (strncmp(q, ".md,", 4) != 0)
+            continue;
+        q += 4;
+        q += strspn(q, " ");
+        bool in_literal = q[0] == '\\' && q[1] == '"';
+        if (!in_literal && q[0] != '"')
+            continue;
+        q += in_literal ? 2 : 1;
+        char title[256];
+        size_t n = 0, at = line_no;
+        while (*q && n + 1 < sizeof title) {
+            if (in_literal && q[0] == '\\' && q[1] == '"')
+                break; /* the closing \" */
+            if (!in_literal && q[0] == '"')
+                break;
+            if (in_literal && q[0] == '\\' && q[1] == 'n') {
+                title[n++] = ' ';
+                q += 2;
+                continue;
+            }
+            if (in_literal && q[0] == '"') {
+                /* "...Testing\n" "your work\"": the literal goes on. */
+                q++;
+                while (*q == ' ' || *q == '\t' || *q == '\n')
+                    line_no += *q++ == '\n';
+                if (*q == '"')
+                    q++;
+                continue;
+            }
+            if (*q == '\n')
+                break; /* a comment's title ends with its line */
+            title[n++] = *q++;
+        }
+        title[n] = '\0';
+        /* A title cut across a line in a comment, or a C string, keeps a
+         * blank at the seam: fold runs of blanks into one. */
+        size_t o = 0;
+        for (size_t k = 0; k < n; k++)
+            if (!(title[k] == ' ' && o > 0 && title[o - 1] == ' '))
+                title[o++] = title[k];
+        title[o] = '\0';
+        if (title_like(title, strlen(title)))
+            check_one_hint(docs_dir, chapter, title, strlen(title), path, at, h);
+        p = q > p ? q - 1 : p;
+    }
+    free(text);
+    free_lines(&l);
+}
+
 /* The rows of tests/chapters/sections.txt and pitfalls.txt:
  * "NN | name | section title | ...", comments after '#'. */
 static void check_table_hints(const char *docs_dir, const char *path, struct hint_check *h)
@@ -1758,18 +1836,24 @@ static void check_table_hints(const char *docs_dir, const char *path, struct hin
     free_lines(&l);
 }
 
-/* snip check-hints DOCS_DIR FILE...: test_NN.c files and the .txt tables. */
+/* snip check-hints DOCS_DIR FILE...: test_NN.c files, the .txt tables,
+ * and any other source that cites a section in words. */
 static int cmd_check_hints(const char *docs_dir, int nfiles, char **files)
 {
     struct hint_check h = { 0, 0 };
     for (int i = 0; i < nfiles; i++) {
         size_t n = strlen(files[i]);
-        if (n > 4 && strcmp(files[i] + n - 4, ".txt") == 0)
+        const char *base = strrchr(files[i], '/');
+        base = base ? base + 1 : files[i];
+        if (n > 4 && strcmp(files[i] + n - 4, ".txt") == 0) {
             check_table_hints(docs_dir, files[i], &h);
-        else
+            continue;
+        }
+        if (strncmp(base, "test_", 5) == 0 && isdigit((unsigned char)base[5]))
             check_test_hints(docs_dir, files[i], &h);
+        check_source_citations(docs_dir, files[i], &h);
     }
-    printf("check-hints: %d section title(s) named by the tests and their tables, %d not a "
+    printf("check-hints: %d section title(s) named by hints, tables and sources, %d not a "
            "heading of its chapter\n", h.checked, h.missing);
     return h.missing == 0 ? 0 : 1;
 }
