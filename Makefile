@@ -663,9 +663,21 @@ regenerate-chapters: $(STARTER_FILES) ## Rewrite chapters/ from solutions/ (over
 # docs/channels.md must name every public channel function.  Output
 # commands use the plain build of the solutions, against a throwaway Redis.
 # tools/snip.c's top comment has the exact rules.
-DOCS := README.md CONTRIBUTING.md $(wildcard docs/*.md)
+DOCS := README.md CONTRIBUTING.md bench/README.md $(wildcard docs/*.md)
 DOC_PROGRAMS := $(foreach ch,$(CHAPTERS),build/plain/solutions/$(ch)/$(ch)) \
-	build/plain/docs/examples/first_get_set
+	build/plain/docs/examples/first_get_set \
+	build/plain/starters/02-mutex/test_chapter build/plain/starters/02-mutex/02-mutex
+# Report blocks (a sanitizer's report, a debugger's stacks) run these too.
+DOC_TSAN_PROGRAMS := build/thread/solutions/01-shared-client/01-shared-client
+# Words of prose (outside code blocks and comments): a chapter says each
+# thing once, where it is first needed, and links to it elsewhere.
+CHAPTER_DOCS := $(wildcard docs/[0-9][0-9]-*.md)
+WORDS_PER_CHAPTER := 2000
+WORDS_01_TO_08 := 13000
+# The chapter tests and tables name sections of the texts (their hints), and
+# programs and comments cite them in words (docs/NN-name.md, "Section").
+HINT_SOURCES := $(wildcard tests/chapters/test_*.c tests/chapters/sections.txt tests/chapters/pitfalls.txt) \
+	$(wildcard solutions/*/*.[ch] common/*.[ch] tests/support/*.[ch])
 CHANNEL_HEADERS := common/chan.h common/mpsc.h common/oneshot.h common/broadcast.h common/watch.h
 
 # docs/examples/first_get_set.c: the first hiredis program of docs/00-setup.md.
@@ -683,15 +695,19 @@ FOLDED_SOLUTIONS ?= converted
 docs-check: $(SNIP) ## Check that the docs' code, output, commands, links and pictures match the code
 	@scripts/setup.sh docs
 	@$(SUBMAKE) SAN= HIREDIS= $(DOC_PROGRAMS) build/plain/bin/with-redis >/dev/null
+	@$(SUBMAKE) SAN=thread HIREDIS= $(DOC_TSAN_PROGRAMS) >/dev/null
 	@log=build/docs-check.log; \
 	if ! build/plain/bin/with-redis --quiet -- $(SNIP) check-docs --folded-solutions=$(FOLDED_SOLUTIONS) $(DOCS) > $$log 2>&1; then \
 		grep -v 'problem(s)$$' $$log >&2; echo "docs-check: the docs above do not match the code (all of it in $$log)" >&2; exit 1; \
 	fi; \
 	[ -n "$(V)" ] && cat $$log; \
-	totals=$$(awk '/problem\(s\)$$/ { d++; s += $$2; f += substr($$4, 2); o += $$7; c += $$10; l += $$12 } \
-		END { printf "%d docs: %d snippets (%d folded), %d outputs, %d commands, %d links", d, s, f, o, c, l }' $$log); \
+	totals=$$(awk '/problem\(s\)$$/ { d++; s += $$2; f += substr($$4, 2); o += $$7; r += $$10; c += $$12; l += $$14 } \
+		END { printf "%d docs: %d snippets (%d folded), %d outputs, %d reports, %d commands, %d links", d, s, f, o, r, c, l }' $$log); \
 	echo "docs-check: $$totals: all match (folded solutions required in: $(FOLDED_SOLUTIONS) docs)"; \
 	$(SNIP) check-api docs/channels.md $(CHANNEL_HEADERS) && \
+	$(SNIP) check-hints docs $(HINT_SOURCES) && \
+	words=$$($(SNIP) check-words $(WORDS_PER_CHAPTER) $(WORDS_01_TO_08) 1 8 $(CHAPTER_DOCS)) && \
+	{ [ -z "$(V)" ] || echo "$$words"; echo "$$words" | tail -n 1; } && \
 	rust=$$(scripts/check-rust-refused.sh docs/examples/shared_client_refused.rs) && echo "$$rust" && \
 	scripts/diagrams.sh check && \
 	case "$$rust" in *"NOT CHECKED"*) rust=" (no rustc: 01's Rust claim unchecked)";; *) rust="";; esac && \

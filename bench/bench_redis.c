@@ -8,8 +8,8 @@
  * values of 16 bytes or 1 KiB, and checking that every GET returns what the
  * thread just SET.
  *
- *   per-thread  a connection per thread: no sharing at all.  An upper bound
- *               of sorts, and wasteful: Redis holds a client per thread.
+ *   per-thread  a connection per thread: no sharing at all, and no batching
+ *               across callers; Redis holds a client per thread.
  *   mutex       one connection behind a mutex, as in chapter 02: one
  *               request in flight, every other thread waits for the lock.
  *   manager     one connection owned by a manager thread (chapter 04 after
@@ -113,7 +113,7 @@ static const char *const strategy_names[STRATEGIES] = {
 };
 
 static const char *const strategy_explained[STRATEGIES] = {
-    "a connection per thread (upper bound, one Redis client per thread)",
+    "a connection per thread (no sharing, no batching across callers; one Redis client per thread)",
     "one connection behind a mutex (chapter 02)",
     "manager thread, one request in flight (chapter 04)",
     "pipelining manager thread (chapter 06)",
@@ -748,23 +748,22 @@ static size_t thread_index(size_t threads)
     return 0;
 }
 
-/* The targets, measured: reported, never enforced. */
+/* The maintainers' goals (bench/README.md), measured: reported apart from
+ * the published results, never enforced. */
 static void report_targets(void)
 {
     if (threads_measured < THREAD_COUNTS)
         return; /* the smoke test does not reach 64 threads */
     size_t t64 = thread_index(64);
-    bench_report("\n### Targets (Redis)\n\n| target | value | measured | met |\n"
-                 "|:---|---:|---:|:---:|\n");
     for (size_t v = 0; v < VALUE_SIZES; v++) {
         double pipelined = field(S_PIPELINED, t64, v, F_OPS).median;
         double mutex = field(S_MUTEX, t64, v, F_OPS).median;
         double ratio = pipelined / mutex;
-        bench_report("| pipelined >= 5x mutex, 64 threads | %zu B | %.2fx | %s |\n",
-                     value_sizes[v], ratio, ratio >= 5 ? "yes" : "no");
+        bench_target(&opts, "pipelined at least 5x mutex, 64 threads, %zu B: %.2fx, %s\n",
+                     value_sizes[v], ratio, ratio >= 5 ? "met" : "missed");
         double frac = pipelined / ceiling_mix(v);
-        bench_report("| pipelined >= 60%% of -c 1 -P 64, 64 threads | %zu B | %.1f%% | %s |\n",
-                     value_sizes[v], 100 * frac, frac >= 0.6 ? "yes" : "no");
+        bench_target(&opts, "pipelined at least 60%% of -c 1 -P 64, 64 threads, %zu B: %.1f%%, %s\n",
+                     value_sizes[v], 100 * frac, frac >= 0.6 ? "met" : "missed");
         double worst = INFINITY;
         size_t worst_t = 0;
         for (size_t t = 0; t < threads_measured; t++) {
@@ -774,12 +773,12 @@ static void report_targets(void)
                 worst_t = t;
             }
         }
-        bench_report("| manager >= 0.8x mutex (worst thread count: %zu) | %zu B | %.2fx | %s |\n",
-                     thread_counts[worst_t], value_sizes[v], worst, worst >= 0.8 ? "yes" : "no");
+        bench_target(&opts, "manager at least 0.8x mutex, worst thread count (%zu), %zu B: %.2fx, %s\n",
+                     thread_counts[worst_t], value_sizes[v], worst, worst >= 0.8 ? "met" : "missed");
         frac = field(S_PIPELINED_K, t64, v, F_OPS).median / ceiling_mix(v);
-        bench_report("| pipelined with 16 in flight per caller >= 60%% of -c 1 -P 64, 64 threads "
-                     "| %zu B | %.1f%% | %s |\n",
-                     value_sizes[v], 100 * frac, frac >= 0.6 ? "yes" : "no");
+        bench_target(&opts, "pipelined with 16 in flight per caller at least 60%% of -c 1 -P 64, "
+                     "64 threads, %zu B: %.1f%%, %s\n",
+                     value_sizes[v], 100 * frac, frac >= 0.6 ? "met" : "missed");
     }
 }
 

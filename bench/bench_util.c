@@ -169,6 +169,26 @@ void bench_report_close(void)
     fflush(stdout);
 }
 
+void bench_target(const struct bench_options *opts, const char *fmt, ...)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/targets.md", opts->out_dir);
+    FILE *f = fopen(path, "a");
+    va_list ap;
+    printf("target: ");
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    if (f == NULL)
+        return; /* bench_open_output has made the folder; a failure here only
+                   loses a maintainer's note */
+    fprintf(f, "- ");
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    fclose(f);
+}
+
 const char *bench_si(double value, char *buf, size_t size)
 {
     if (isnan(value))

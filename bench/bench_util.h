@@ -74,6 +74,15 @@ void bench_report(const char *fmt, ...)
     ;
 void bench_report_close(void);
 
+/* One line comparing a figure with a goal the maintainers set: printed on
+ * stdout and appended to out_dir/targets.md, never to the published
+ * results (bench/README.md keeps the goals and what became of them). */
+void bench_target(const struct bench_options *opts, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 /* "123k", "1.23M", "950": throughput in a narrow column. */
 const char *bench_si(double value, char *buf, size_t size);
 

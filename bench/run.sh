@@ -8,7 +8,8 @@
 # benchmark programs (each writes CSV and a markdown table into OUT_DIR),
 # draws the plots with gnuplot (bench/plots.gp), and gathers everything
 # into OUT_DIR/results.md, the table `make bench-publish` copies into
-# docs/benchmarks.md.
+# docs/benchmarks.md.  How the figures compare with the maintainers' goals
+# goes to OUT_DIR/targets.md, which is printed but never published.
 set -eu
 
 mode=${1:?usage: bench/run.sh full|quick|smoke OUT_DIR}
@@ -70,5 +71,10 @@ ls "$out"/bench-*.svg "$out"/bench-*.png
     echo
     cat "$out/strategies.md" "$out/eventloop.md" "$out/channels.md" "$out/backpressure.md" "$out/pubsub.md" "$out/cluster.md"
 } > "$out/results.md"
+if [ -s "$out/targets.md" ]; then
+    echo
+    echo "== the maintainers' goals (bench/README.md; not published)"
+    cat "$out/targets.md"
+fi
 echo
 echo "results: $out/results.md, CSV and plots in $out/ ($(( $(date +%s) - started )) s)"

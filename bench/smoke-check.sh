@@ -18,10 +18,10 @@ check_csv() {
     [ "$rows" = "$3" ] || fail "$f: $rows rows, expected $3 (one per case)"
 }
 
-# Smoke sizes: 10 channel cases; 6 strategies (the five designs and
+# Smoke sizes: 12 channel cases; 6 strategies (the five designs and
 # pipelined-k16) x threads {1, 8} x values {16, 1024}; 3 pipeline depths x
 # 2 values; bounded and unbounded x 10^3.
-check_csv channels.csv "case,unit,reps,median_ns,min_ns,max_ns,sleeps_per_unit,target_ns" 10
+check_csv channels.csv "case,unit,reps,median_ns,min_ns,max_ns,sleeps_per_unit,target_ns" 12
 check_csv strategies.csv "strategy,threads,value_bytes,reps,ops_per_s,ops_min,ops_max,p50_us,p99_us,fraction_of_ceiling,avg_batch,sleeps_per_op" 24
 check_csv ceiling.csv "pipeline,value_bytes,reps,set_ops_per_s,get_ops_per_s,mix_ops_per_s,mix_min,mix_max" 6
 check_csv backpressure.csv "queue,commands,reps,peak_rss_kib,rss_min_kib,rss_max_kib,seconds" 2

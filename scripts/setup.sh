@@ -5,7 +5,7 @@
 #   scripts/setup.sh            what `make` and `make test` need (libuv: chapter 11)
 #   scripts/setup.sh valgrind   ... and valgrind, for `make valgrind`
 #   scripts/setup.sh bench      ... and gnuplot and redis-benchmark, for `make bench`
-#   scripts/setup.sh docs       ... and pandoc and graphviz, for `make docs`
+#   scripts/setup.sh docs       ... and pandoc, graphviz and gdb, for `make docs` and `make docs-check`
 #   scripts/setup.sh browser    ... and Chromium with its WebDriver and python3, for the site test
 #   scripts/setup.sh strace     ... and strace, for the test that no password reaches a command line
 #   scripts/setup.sh --check    only report; exit 1 if something is missing
@@ -70,6 +70,7 @@ check_all() {
     if [ "$want_docs" = 1 ]; then
         have_cmd pandoc || need "pandoc" pandoc
         have_cmd dot || need "dot (graphviz)" graphviz
+        have_cmd gdb || need "gdb" gdb
     fi
     if [ "$want_strace" = 1 ]; then
         have_cmd strace || need "strace" strace
@@ -96,7 +97,7 @@ if ! have_cmd apt-get; then
     cat >&2 <<MSG
 setup: this system has no apt-get, so I cannot install them for you.
 Install the equivalents of these Debian packages:$missing_pkgs
-  Fedora/RHEL (dnf):  sudo dnf install gcc make pkgconf-pkg-config hiredis-devel check-devel libuv-devel redis valgrind gnuplot pandoc graphviz chromium chromedriver strace
+  Fedora/RHEL (dnf):  sudo dnf install gcc make pkgconf-pkg-config hiredis-devel check-devel libuv-devel redis valgrind gnuplot pandoc graphviz gdb chromium chromedriver strace
   macOS (Homebrew):   brew install pkg-config hiredis check libuv redis gnuplot pandoc graphviz chromium chromedriver
 Then run your make command again.
 MSG

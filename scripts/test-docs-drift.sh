@@ -83,23 +83,37 @@ expect_caught $status "a changed line in a snippet" "docs/channels.md:$n:" \
     "tests/common/test_mpsc.c#drain_then_closed" "tests/common/test_mpsc.c lines $begin-$end"
 restore channels.md
 
+# Cases 2 and 3 quote a region in a doc of their own, so that they hold
+# whatever the texts happen to quote.
+region_file=tests/common/test_mpsc.c
+region=drain_then_closed
+case_doc() { # writes docs/drift-case.md: a comment line, then the block from stdin
+    { printf '# Drift case\n\n%s\n```c\n' "$1"; cat; printf '```\n'; } > "$scratch/docs/drift-case.md"
+}
+
 # ---- 2. A partial snippet whose kept lines drifted ----
-own_copy tokio-to-c.md
-n=$(line_of tokio-to-c.md '    w->tx = mpsc_sender_clone(tx);')
-set_line tokio-to-c.md "$n" '    w->tx = tx; /* drifted */'
-check tokio-to-c.md
-expect_caught $? "a changed line in a partial snippet" "docs/tokio-to-c.md:$n:" \
-    "partial block is not a part of solutions/03-manager-task/worker.c#spawn_workers"
-restore tokio-to-c.md
+{ "$snip" region "$repo/$region_file" "$region" | head -n 2; echo '...'
+  "$snip" region "$repo/$region_file" "$region" | tail -n 1; } | case_doc "<!-- snippet: $region_file#$region partial -->"
+cases=$((cases + 1))
+if check drift-case.md; then pass "a partial snippet of $region_file#$region passes"; else fail "a partial snippet of $region_file#$region does not pass"; fi
+n=$(grep -n -x -F -- '...' "$scratch/docs/drift-case.md" | cut -d: -f1)
+n=$((n + 1))
+set_line drift-case.md "$n" 'int drifted = 1;'
+check drift-case.md
+expect_caught $? "a changed line in a partial snippet" "docs/drift-case.md:$n:" \
+    "partial block is not a part of $region_file#$region"
 
 # ---- 3. A wrong-on-purpose snippet changed outside its WRONG line ----
-own_copy tokio-to-c.md
-n=$(line_of tokio-to-c.md '    running++;')
-set_line tokio-to-c.md "$n" '    running += 2;'
-check tokio-to-c.md
-expect_caught $? "a changed line in a wrong-on-purpose snippet" "docs/tokio-to-c.md:$n:" \
-    "solutions/03-manager-task/worker.c#spawn_workers"
-restore tokio-to-c.md
+{ "$snip" region "$repo/$region_file" "$region"; echo 'mpsc_sender_drop(tx); /* WRONG: dropped twice */'; } |
+    case_doc "<!-- snippet: $region_file#$region wrong-on-purpose -->"
+cases=$((cases + 1))
+if check drift-case.md; then pass "a wrong-on-purpose snippet of $region_file#$region passes"; else fail "a wrong-on-purpose snippet of $region_file#$region does not pass"; fi
+n=5
+set_line drift-case.md "$n" 'int drifted = 1;'
+check drift-case.md
+expect_caught $? "a changed line in a wrong-on-purpose snippet" "docs/drift-case.md:$n:" \
+    "$region_file#$region"
+rm -f "$scratch/docs/drift-case.md"
 
 # ---- 4. A link to a heading that does not exist ----
 own_copy tokio-to-c.md
@@ -179,8 +193,63 @@ sed 's/32 of 32 slots taken/31 of 32 slots taken/' "$repo/docs/diagrams/backpres
 (cd "$scratch" && scripts/diagrams.sh check) > "$scratch/out.log" 2>&1
 expect_caught $? "a diagram source edited without 'make diagrams'" "docs/img/backpressure.svg" "docs/diagrams/backpressure.dot"
 
+# ---- 11. A source line cited by number in prose ----
+own_copy channels.md
+printf '\nThe receiver sleeps at `common/mpsc.c:604`.\n' >> "$scratch/docs/channels.md"
+n=$(grep -n -F 'common/mpsc.c:604' "$scratch/docs/channels.md" | cut -d: -f1)
+check channels.md
+expect_caught $? "a line number cited in prose" "docs/channels.md:$n:" "'common/mpsc.c:604' cites a line number"
+restore channels.md
+
+# ---- 12. A report block: what varies is normalised, what drifts is caught ----
+# The command prints a pid, an address, a thread id and a timing that differ
+# from the block's; only its last line is made to drift.
+cat > "$scratch/docs/drift-case.md" <<'CASE'
+# Drift case
+
+<!-- report: echo "WARNING: data race (pid=$$) at 0x$$ by thread T$$ after $$ ms"; echo "    #$$ run_round solutions/x.c:84" -->
+```text
+WARNING: data race (pid=12) at 0x7b04 by thread T2 after 0.5 ms
+    #3 run_round solutions/x.c:84
+```
+CASE
+cases=$((cases + 1))
+if check drift-case.md; then pass "a report block passes whatever pid, address, thread and timing the run prints"; else fail "a report block does not pass with other pids, addresses, threads and timings"; fi
+set_line drift-case.md 6 '    #3 run_round solutions/x.c:85'
+check drift-case.md
+expect_caught $? "a report block whose line numbers drifted" "docs/drift-case.md:6:" "does not hold the block's lines" \
+    "run_round solutions/x.c:85"
+rm -f "$scratch/docs/drift-case.md"
+
+# ---- 13. A section a test hint names, renamed in the text ----
+own_copy 02-mutex.md
+sed 's/^## The fix$/## The remedy/' "$repo/docs/02-mutex.md" > "$scratch/docs/02-mutex.md"
+(cd "$scratch" && "$snip" check-hints docs tests/chapters/test_02.c) > "$scratch/out.log" 2>&1
+expect_caught $? "a heading renamed under a test's hint" "tests/chapters/test_02.c:" \
+    'section "The fix", which is no heading of docs/02-mutex.md'
+restore 02-mutex.md
+
+# ... and one a program's message cites in words
+own_copy 02-mutex.md
+sed 's/^## Why the whole round trip$/## Why the round trip/' "$repo/docs/02-mutex.md" > "$scratch/docs/02-mutex.md"
+(cd "$scratch" && "$snip" check-hints docs solutions/02-mutex/main.c) > "$scratch/out.log" 2>&1
+expect_caught $? "a heading renamed under a program's citation" "solutions/02-mutex/main.c:" \
+    'section "Why the whole round trip"'
+restore 02-mutex.md
+
+# ---- 14. A chapter over its word bound ----
+own_copy 02-mutex.md
+i=0
+while [ $i -lt 200 ]; do
+    echo "This sentence says again what the chapter has already said once." >> "$scratch/docs/02-mutex.md"
+    i=$((i + 1))
+done
+(cd "$scratch" && "$snip" check-words 2000 13000 1 8 docs/02-mutex.md) > "$scratch/out.log" 2>&1
+expect_caught $? "a chapter over its word bound" "docs/02-mutex.md:" "over the bound of 2000"
+restore 02-mutex.md
+
 if [ "$failures" -ne 0 ]; then
     echo "docs-drift-test: $failures of $cases case(s) FAILED" >&2
     exit 1
 fi
-echo "docs-drift-test: all $cases cases behaved: drifted snippets, unfolded solutions, broken links, bad commands, missing functions and stale pictures are caught"
+echo "docs-drift-test: all $cases cases behaved: drifted snippets and reports, line numbers in prose, unfolded solutions, broken links, bad commands, missing functions, renamed hint sections, chapters over their word bound and stale pictures are caught"

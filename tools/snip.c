@@ -41,6 +41,14 @@
  *         <!-- output: build/plain/solutions/02-mutex/02-mutex --threads 2 -->
  *     must equal what that command prints on stdout (run with sh -c).
  *
+ *   - The docs' tool reports (a sanitizer's report, a debugger's stacks, a
+ *     failing test): a block preceded by
+ *         <!-- report: CMD -->
+ *     shows lines of what CMD prints on stdout and stderr, whatever its
+ *     exit status, in order, "..." standing for lines left out; addresses,
+ *     ids, frame numbers, ports, sizes and timings are normalised on both
+ *     sides (report_block has the details).  Never rewritten by sync-docs.
+ *
  * `snip check-docs` holds every doc to these rules:
  *
  *   - Quoted code.  A snippet comment may carry a tag after the region name:
@@ -87,9 +95,25 @@
  *     (what `make docs-check` passes until every chapter is converted) holds
  *     only docs that already have a "Show the solution" block; =off, the
  *     default, none.
+ *   - Line numbers.  A source line cited by number (`mpsc.c:604`) outside
+ *     an output or report block is an error: it goes stale with the next
+ *     edit of the file, and nothing would notice.  Prose names the
+ *     function or the snippet marker; a block that runs the code may show
+ *     line numbers, because they come from the current code.
  *
  * `snip check-api DOC HEADER...` fails when a function declared in one of
  * the headers is not named in DOC (docs/channels.md lists them all).
+ *
+ * `snip check-words EACH TOTAL FIRST LAST DOC...` prints how many words of
+ * prose each doc holds (outside code blocks, HTML comments and tags) and
+ * fails when a chapter doc (NN-name.md) holds more than EACH, or chapters
+ * FIRST to LAST more than TOTAL together.
+ *
+ * `snip check-hints DOCS_DIR FILE...` fails when a section title that a
+ * chapter test sends the learner to (CHAPTER_HINT in tests/chapters/
+ * test_NN.c, and the rows of sections.txt and pitfalls.txt), or that a
+ * program or comment cites (docs/NN-name.md, "Title"), is not a heading
+ * of that chapter's DOCS_DIR/NN-*.md.
  *
  * Usage:
  *   snip starter FILE            print FILE with exercises replaced by starters
@@ -101,6 +125,8 @@
  *                                exit 1, naming each block, if any block drifted
  *   snip sync-docs DOC...        rewrite drifted blocks from their regions
  *   snip check-api DOC HEADER... exit 1 if DOC does not name every function
+ *   snip check-words EACH TOTAL FIRST LAST DOC...   exit 1 if a chapter is too long
+ *   snip check-hints DOCS_DIR FILE...               exit 1 if a hint names no heading
  *
  * Marker lines start (after indentation) with `//>`, `//<` or `//|`; they
  * never appear in a starter or a doc block.  A pitfall region (`//> pitfall
@@ -108,6 +134,8 @@
  * right code in both; its `//| ` lines are the mistake a planted copy gets.
  */
 #include <ctype.h>
+#include <glob.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -540,13 +568,10 @@ static bool parse_snippet_comment(const char *line, char *path, size_t path_len,
     return true;
 }
 
-/* "<!-- output: CMD -->" -> CMD, or false. */
-static bool parse_output_comment(const char *line, char *cmd, size_t cmd_len)
+/* What follows a comment's keyword ("<!-- output:" ...) up to "-->",
+ * without the blanks around it; false if the comment never closes. */
+static bool comment_body(const char *p, char *out, size_t out_len)
 {
-    const char *p = strstr(line, "<!-- output:");
-    if (p == NULL)
-        return false;
-    p += strlen("<!-- output:");
     while (*p == ' ')
         p++;
     const char *end = strstr(p, "-->");
@@ -554,8 +579,15 @@ static bool parse_output_comment(const char *line, char *cmd, size_t cmd_len)
         return false;
     while (end > p && end[-1] == ' ')
         end--;
-    snprintf(cmd, cmd_len, "%.*s", (int)(end - p), p);
+    snprintf(out, out_len, "%.*s", (int)(end - p), p);
     return true;
+}
+
+/* "<!-- output: CMD -->" -> CMD, or false. */
+static bool parse_output_comment(const char *line, char *cmd, size_t cmd_len)
+{
+    const char *p = strstr(line, "<!-- output:");
+    return p != NULL && comment_body(p + strlen("<!-- output:"), cmd, cmd_len);
 }
 
 /* "<!-- illustrative -->" alone on its line: the next block is shown, not
@@ -680,17 +712,17 @@ static void heading_anchor(const char *heading, char *out, size_t out_len)
     out[o] = '\0';
 }
 
-/* The anchors of a Markdown file: one per heading outside code blocks,
- * with GitHub's -1, -2 suffixes for repeats. */
-static bool doc_anchors(const char *path, struct lines *anchors)
+/* The headings of a Markdown file (their text, without the #s and the
+ * blanks around it), outside code blocks; false if it cannot be read. */
+static bool doc_headings(const char *path, struct lines *out)
 {
     struct lines l;
-    anchors->at = NULL;
-    anchors->count = 0;
+    out->at = NULL;
+    out->count = 0;
     if (!try_read_lines(path, &l))
         return false;
-    anchors->at = calloc(l.count + 1, sizeof *anchors->at);
-    if (anchors->at == NULL)
+    out->at = calloc(l.count + 1, sizeof *out->at);
+    if (out->at == NULL)
         die("out of memory");
     bool fenced = false;
     for (size_t i = 0; i < l.count; i++) {
@@ -699,13 +731,38 @@ static bool doc_anchors(const char *path, struct lines *anchors)
             fenced = !fenced;
             continue;
         }
-        if (fenced || t[0] != '#')
-            continue;
         size_t level = strspn(t, "#");
-        if (level > 6 || t[level] != ' ')
+        if (fenced || level == 0 || level > 6 || t[level] != ' ')
             continue;
+        const char *h = t + level;
+        while (*h == ' ')
+            h++;
+        char *copy = strdup(h);
+        if (copy == NULL)
+            die("out of memory");
+        for (size_t n = strlen(copy); n > 0 && copy[n - 1] == ' '; n--)
+            copy[n - 1] = '\0';
+        out->at[out->count++] = copy;
+    }
+    free_lines(&l);
+    return true;
+}
+
+/* The anchors of a Markdown file: one per heading, with GitHub's -1, -2
+ * suffixes for repeats. */
+static bool doc_anchors(const char *path, struct lines *anchors)
+{
+    struct lines headings;
+    anchors->at = NULL;
+    anchors->count = 0;
+    if (!doc_headings(path, &headings))
+        return false;
+    anchors->at = calloc(headings.count + 1, sizeof *anchors->at);
+    if (anchors->at == NULL)
+        die("out of memory");
+    for (size_t i = 0; i < headings.count; i++) {
         char base[512], unique[540];
-        heading_anchor(t + level + 1, base, sizeof base);
+        heading_anchor(headings.at[i], base, sizeof base);
         snprintf(unique, sizeof unique, "%s", base);
         for (int n = 1;; n++) {
             bool taken = false;
@@ -717,7 +774,7 @@ static bool doc_anchors(const char *path, struct lines *anchors)
         }
         anchors->at[anchors->count++] = strdup(unique);
     }
-    free_lines(&l);
+    free_lines(&headings);
     return true;
 }
 
@@ -905,6 +962,7 @@ static bool is_code_language(const char *info)
 
 struct doc_counts {
     int snippets, outputs, commands, links, illustrative, folded, problems;
+    int reports; /* report blocks (see report_block) */
 };
 
 /* Which docs must fold their exercises' finished code (see the top comment). */
@@ -1065,6 +1123,237 @@ static size_t output_block(const char *doc, const struct lines *l, size_t commen
     return close;
 }
 
+/* ---- Docs: tool reports ------------------------------------------------------ */
+
+/*
+ * A report block shows what a tool printed: a sanitizer's report, a
+ * debugger's backtrace, a failing test.  It is preceded by
+ *     <!-- report: CMD -->
+ * and checked against a real run of CMD (stdout and stderr together, any
+ * exit status: such commands fail on purpose).  Two things differ from
+ * one run to the next and are normalised on both sides before comparing:
+ * addresses, process and thread ids, frame numbers, ports, sizes and
+ * timings (normalise_report_line).  A report is long and partly
+ * nondeterministic, so the block shows a part of it: its lines must appear
+ * in the run's output in the same order, with "..." lines standing for
+ * lines left out, as in a partial snippet.  A racy program may report a
+ * different stack each time, so a mismatch is retried a few times.
+ * sync-docs never rewrites a report block: which lines to show is a
+ * choice, so a drifted one is printed with the run's output to pick from.
+ */
+
+#define REPORT_TRIES 3
+
+/* "<!-- report: CMD -->" alone on its line -> CMD, or false (one quoted in
+ * a sentence or a table is not a block's comment). */
+static bool parse_report_comment(const char *line, char *cmd, size_t cmd_len)
+{
+    const char *p = line + strspn(line, " ");
+    if (strncmp(p, "<!-- report:", strlen("<!-- report:")) != 0)
+        return false;
+    return comment_body(p + strlen("<!-- report:"), cmd, cmd_len);
+}
+
+/* What varies between runs of the same program, and what it becomes.  The
+ * patterns are POSIX extended regular expressions; "\1" in a replacement
+ * is the first group. */
+static const struct {
+    const char *pattern, *replacement;
+} report_normalisations[] = {
+    { "0x[0-9a-fA-F]+", "0x?" },                         /* addresses */
+    { "(pid|tid)=[0-9]+", "\\1=?" },                      /* TSan's pid=, tid= */
+    { "(LWP|process) [0-9]+", "\\1 ?" },                  /* gdb's thread and process ids */
+    { "==[0-9]+==", "==?==" },                            /* ASan's ==pid== prefix */
+    { "(^|[^A-Za-z0-9_])T[0-9]+", "\\1T?" },              /* sanitizer thread names T1, T2 */
+    { "^( *)#[0-9]+", "\\1#?" },                          /* stack frame numbers */
+    { "(127\\.0\\.0\\.1|localhost):[0-9]+", "\\1:?" },    /* throwaway servers' ports */
+    { "size [0-9]+", "size ?" },                          /* sanitizer access sizes */
+    { "[0-9]+(\\.[0-9]+)?( ?(ns|us|ms|s)([^A-Za-z0-9_]|$))", "?\\2" }, /* timings */
+};
+#define REPORT_NORMALISATIONS (sizeof report_normalisations / sizeof report_normalisations[0])
+
+static regex_t report_regex[REPORT_NORMALISATIONS];
+static bool report_regex_ready = false;
+
+/* IN with every match of RE replaced by REPLACEMENT; a new string. */
+static char *replace_all(const char *in, const regex_t *re, const char *replacement)
+{
+    size_t cap = strlen(in) * 2 + 64, len = 0;
+    char *out = malloc(cap);
+    if (out == NULL)
+        die("out of memory");
+    const char *p = in;
+    regmatch_t m[3];
+    int flags = 0;
+    for (;;) {
+        bool matched = regexec(re, p, 3, m, flags) == 0 && m[0].rm_eo >= m[0].rm_so;
+        size_t keep = matched ? (size_t)m[0].rm_so : strlen(p);
+        size_t need = len + strlen(replacement) + 3 * strlen(p) + 16;
+        if (need > cap) {
+            cap = need * 2;
+            out = realloc(out, cap);
+            if (out == NULL)
+                die("out of memory");
+        }
+        memcpy(out + len, p, keep);
+        len += keep;
+        if (!matched)
+            break;
+        for (const char *r = replacement; *r; r++) {
+            int group = r[0] == '\\' && r[1] >= '1' && r[1] <= '2' ? r[1] - '0' : 0;
+            if (group == 0) {
+                out[len++] = *r;
+                continue;
+            }
+            r++;
+            if (m[group].rm_so >= 0) {
+                size_t n = (size_t)(m[group].rm_eo - m[group].rm_so);
+                memcpy(out + len, p + m[group].rm_so, n);
+                len += n;
+            }
+        }
+        /* An empty match must still move on, or the loop never ends. */
+        if (m[0].rm_eo == m[0].rm_so) {
+            if (p[m[0].rm_eo] == '\0')
+                break;
+            out[len++] = p[m[0].rm_eo];
+            p += m[0].rm_eo + 1;
+        } else {
+            p += m[0].rm_eo;
+        }
+        flags = REG_NOTBOL;
+    }
+    out[len] = '\0';
+    return out;
+}
+
+/* One line of a report with what varies between runs replaced by "?". */
+static char *normalise_report_line(const char *line)
+{
+    if (!report_regex_ready) {
+        for (size_t i = 0; i < REPORT_NORMALISATIONS; i++)
+            if (regcomp(&report_regex[i], report_normalisations[i].pattern, REG_EXTENDED) != 0)
+                die("bad report pattern %s", report_normalisations[i].pattern);
+        report_regex_ready = true;
+    }
+    char *s = strdup(line);
+    if (s == NULL)
+        die("out of memory");
+    /* Trailing blanks never matter. */
+    for (size_t n = strlen(s); n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'); n--)
+        s[n - 1] = '\0';
+    for (size_t i = 0; i < REPORT_NORMALISATIONS; i++) {
+        char *next = replace_all(s, &report_regex[i], report_normalisations[i].replacement);
+        free(s);
+        s = next;
+    }
+    return s;
+}
+
+static void normalise_report_lines(struct lines *l)
+{
+    for (size_t i = 0; i < l->count; i++) {
+        char *n = normalise_report_line(l->at[i]);
+        free(l->at[i]);
+        l->at[i] = n;
+    }
+}
+
+/* Checks a report block against runs of CMD; returns its closing fence. */
+static size_t report_block(const char *doc, const struct lines *l, size_t comment,
+                           const char *cmd, FILE *out, struct doc_counts *c)
+{
+    size_t open = comment + 1, close = closing_fence(l, open);
+    c->reports++;
+    if (close >= l->count) {
+        fprintf(stderr, "%s:%zu: code block never closed\n", doc, open + 1);
+        c->problems++;
+        copy_lines(out, l, open, l->count);
+        return l->count;
+    }
+    size_t nb = close - open - 1;
+    struct lines want = { calloc(nb + 1, sizeof(char *)), nb };
+    if (want.at == NULL)
+        die("out of memory");
+    for (size_t k = 0; k < nb; k++)
+        want.at[k] = normalise_report_line(l->at[open + 1 + k]);
+    char merged[4200];
+    snprintf(merged, sizeof merged, "{ %s ; } 2>&1", cmd);
+    struct lines got = { NULL, 0 };
+    size_t bad = 0;
+    int tries = 0;
+    while (tries < REPORT_TRIES) {
+        int status = 0;
+        free_lines(&got);
+        tries++;
+        if (!run_for_lines(merged, &got, &status)) {
+            got.at = NULL;
+            got.count = 0;
+        }
+        normalise_report_lines(&got);
+        bad = first_mismatch(want.at, nb, got.at, got.count, SNIPPET_PARTIAL);
+        if (bad == nb)
+            break;
+    }
+    if (bad < nb) {
+        c->problems++;
+        fprintf(stderr,
+                "%s:%zu: the report of `%s` does not hold the block's lines in this order "
+                "(%d run(s), addresses, ids, sizes and timings normalised); edit the block by hand\n"
+                "    doc line %zu: %s\n    the last run printed (normalised):\n",
+                doc, open + 2 + bad, cmd, tries, open + 2 + bad, l->at[open + 1 + bad]);
+        for (size_t k = 0; k < got.count && k < 60; k++)
+            fprintf(stderr, "    | %s\n", got.at[k]);
+    }
+    copy_lines(out, l, open, close + 1);
+    free_lines(&got);
+    free_lines(&want);
+    return close;
+}
+
+/* ---- Docs: line numbers in prose ------------------------------------------- */
+
+/*
+ * "shared_client.c:118" in prose is true for one version of the file and
+ * false from the next edit on, and nothing notices.  So a doc may cite a
+ * source line only through a block that runs the code (an output or
+ * report block, where the line numbers come from a real run of the
+ * current code); elsewhere it names the function or the snippet marker.
+ * Returns the number of such references on the line (each reported).
+ */
+static int check_line_numbers(const char *doc, size_t line_no, const char *line)
+{
+    static regex_t re;
+    static bool ready = false;
+    if (!ready) {
+        if (regcomp(&re, "([A-Za-z0-9_./-]+\\.(c|h|rs|sh|py|gp|dot|txt)|Makefile):[0-9]+",
+                    REG_EXTENDED) != 0)
+            die("bad line-number pattern");
+        ready = true;
+    }
+    int found = 0;
+    regmatch_t m[1];
+    for (const char *p = line; regexec(&re, p, 1, m, p == line ? 0 : REG_NOTBOL) == 0;
+         p += m[0].rm_eo) {
+        fprintf(stderr,
+                "%s:%zu: '%.*s' cites a line number, which the next edit of that file makes "
+                "wrong: name the function or snippet marker instead, or show the line in an "
+                "output or report block (those run the code)\n",
+                doc, line_no, (int)(m[0].rm_eo - m[0].rm_so), p + m[0].rm_so);
+        found++;
+    }
+    return found;
+}
+
+static int check_line_numbers_in_block(const char *doc, const struct lines *l, size_t open,
+                                       size_t close)
+{
+    int found = 0;
+    for (size_t k = open + 1; k < close && k < l->count; k++)
+        found += check_line_numbers(doc, k + 1, l->at[k]);
+    return found;
+}
+
 /* Collapses runs of blanks and trims; "/chapters/" becomes "/solutions/",
  * because a doc shows the learner's command and runs the finished program. */
 static void normalise_command(const char *in, char *out, size_t out_len)
@@ -1136,6 +1425,18 @@ static bool shown_command_matches(const char *doc, size_t shown_line, const char
     return false;
 }
 
+/* Does the ```sh block that closed at line `shown_close` (and showed the
+ * command `shown`) sit right above line `at`, with only blank lines
+ * between? */
+static bool shown_right_above(const struct lines *l, size_t at, const char *shown,
+                              size_t shown_close)
+{
+    bool right_above = shown != NULL && shown_close < at;
+    for (size_t k = shown_close + 1; right_above && k < at; k++)
+        right_above = l->at[k][0] == '\0';
+    return right_above;
+}
+
 static int check_or_sync_doc(const char *doc, bool sync)
 {
     struct lines l = read_lines(doc);
@@ -1147,7 +1448,7 @@ static int check_or_sync_doc(const char *doc, bool sync)
         if (out == NULL)
             die("cannot write %s", tmp_path);
     }
-    struct doc_counts c = { 0, 0, 0, 0, 0, 0, 0 };
+    struct doc_counts c = { 0 };
     /* Whether this doc is held to the folded-solutions rule, and whether the
      * line being read sits inside a <details> block with the solution's
      * summary. */
@@ -1213,18 +1514,20 @@ static int check_or_sync_doc(const char *doc, bool sync)
             i = snippet_block(doc, &l, i, path, name, mode, out, &c);
             continue;
         }
-        if (parse_output_comment(line, cmd, sizeof cmd)) {
-            bool right_below = shown != NULL && shown_close < i;
-            for (size_t k = shown_close + 1; right_below && k < i; k++)
-                right_below = l.at[k][0] == '\0';
-            if (right_below && !shown_command_matches(doc, shown_line, shown, cmd))
+        /* A block that runs a command: its output, or a tool's report. */
+        bool is_output = parse_output_comment(line, cmd, sizeof cmd);
+        if (is_output || parse_report_comment(line, cmd, sizeof cmd)) {
+            if (shown_right_above(&l, i, shown, shown_close) &&
+                !shown_command_matches(doc, shown_line, shown, cmd))
                 c.problems++;
             if (!next_is_fence) {
-                fprintf(stderr, "%s:%zu: an output comment must be followed by a ``` block\n", doc, i + 1);
+                fprintf(stderr, "%s:%zu: %s comment must be followed by a ``` block\n", doc, i + 1,
+                        is_output ? "an output" : "a report");
                 c.problems++;
                 continue;
             }
-            i = output_block(doc, &l, i, cmd, sync, out, &c);
+            i = is_output ? output_block(doc, &l, i, cmd, sync, out, &c)
+                          : report_block(doc, &l, i, cmd, out, &c);
             continue;
         }
         if (is_illustrative_comment(line)) {
@@ -1237,6 +1540,7 @@ static int check_or_sync_doc(const char *doc, bool sync)
             size_t close = closing_fence(&l, i + 1);
             c.illustrative++;
             check_block_commands(doc, &l, i + 1, close, &c);
+            c.problems += check_line_numbers_in_block(doc, &l, i + 1, close);
             copy_lines(out, &l, i + 1, close + 1);
             i = close;
             continue;
@@ -1259,6 +1563,7 @@ static int check_or_sync_doc(const char *doc, bool sync)
             /* sh blocks hold commands to type; a text block is output or
              * a picture, whose "$ " lines must be real commands too. */
             check_block_commands(doc, &l, i, close, &c);
+            c.problems += check_line_numbers_in_block(doc, &l, i, close);
             if (strncmp(info, "sh", 2) == 0 || strncmp(info, "console", 7) == 0) {
                 shown = NULL;
                 for (size_t k = i + 1; k < close; k++)
@@ -1273,6 +1578,7 @@ static int check_or_sync_doc(const char *doc, bool sync)
             continue;
         }
         c.problems += check_links_on_line(doc, i + 1, line, &c.links);
+        c.problems += check_line_numbers(doc, i + 1, line);
     }
     if (out) {
         fclose(out);
@@ -1281,9 +1587,9 @@ static int check_or_sync_doc(const char *doc, bool sync)
     }
     free_lines(&l);
     if (!sync)
-        printf("%s: %d snippet(s) (%d folded solution(s)), %d output block(s), %d command(s), "
-               "%d link(s), %d illustrative block(s); %d problem(s)\n",
-               doc, c.snippets, c.folded, c.outputs, c.commands, c.links, c.illustrative,
+        printf("%s: %d snippet(s) (%d folded solution(s)), %d output block(s), %d report(s), "
+               "%d command(s), %d link(s), %d illustrative block(s); %d problem(s)\n",
+               doc, c.snippets, c.folded, c.outputs, c.reports, c.commands, c.links, c.illustrative,
                c.problems);
     return sync ? 0 : c.problems;
 }
@@ -1396,6 +1702,416 @@ static int cmd_check_api(const char *doc, int nheaders, char **headers)
     return missing == 0 ? 0 : 1;
 }
 
+/* ---- snip check-words: a chapter says each thing once ------------------------ */
+
+/*
+ * The words of a doc's prose: every whitespace-separated token with a
+ * letter or a digit in it, outside fenced code blocks, HTML comments and
+ * HTML tags (a table's "|" or a "->" is not a word).  Code, program
+ * output and the comments that tie blocks to their sources are not prose.
+ */
+static size_t prose_words(const char *path)
+{
+    struct lines l = read_lines(path);
+    size_t words = 0;
+    bool fenced = false, in_comment = false;
+    for (size_t i = 0; i < l.count; i++) {
+        const char *t = l.at[i];
+        if (!in_comment && strncmp(t, "```", 3) == 0) {
+            fenced = !fenced;
+            continue;
+        }
+        if (fenced)
+            continue;
+        bool in_word = false, counted = false, in_tag = false;
+        for (const char *p = t;; p++) {
+            if (in_comment) {
+                if (*p == '\0')
+                    break;
+                if (strncmp(p, "-->", 3) == 0) {
+                    in_comment = false;
+                    p += 2;
+                }
+                continue;
+            }
+            if (strncmp(p, "<!--", 4) == 0) {
+                in_comment = true;
+                in_word = false;
+                p += 3;
+                continue;
+            }
+            if (!in_tag && p[0] == '<' && (isalpha((unsigned char)p[1]) || p[1] == '/')) {
+                in_tag = true;
+                in_word = false;
+                continue;
+            }
+            if (in_tag) {
+                if (*p == '\0')
+                    break;
+                if (*p == '>')
+                    in_tag = false;
+                continue;
+            }
+            if (*p == '\0' || isspace((unsigned char)*p)) {
+                in_word = false;
+                if (*p == '\0')
+                    break;
+                continue;
+            }
+            if (!in_word) {
+                in_word = true;
+                counted = false;
+            }
+            if (!counted && (isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80)) {
+                words++;
+                counted = true;
+            }
+        }
+    }
+    free_lines(&l);
+    return words;
+}
+
+/* NN of ".../NN-name.md", or -1. */
+static int chapter_number_of(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (isdigit((unsigned char)base[0]) && isdigit((unsigned char)base[1]) && base[2] == '-')
+        return (base[0] - '0') * 10 + (base[1] - '0');
+    return -1;
+}
+
+/*
+ * snip check-words EACH TOTAL FIRST LAST DOC...
+ * Every chapter doc (NN-name.md) holds at most EACH words of prose, and the
+ * chapters FIRST to LAST at most TOTAL together.  Prints every count.
+ */
+static int cmd_check_words(char **argv, int ndocs, char **docs)
+{
+    long each = atol(argv[0]), total_max = atol(argv[1]);
+    int first = atoi(argv[2]), last = atoi(argv[3]);
+    size_t total = 0;
+    int over = 0;
+    for (int i = 0; i < ndocs; i++) {
+        int n = chapter_number_of(docs[i]);
+        size_t words = prose_words(docs[i]);
+        bool too_long = n >= 0 && (long)words > each;
+        printf("%s: %zu words of prose%s\n", docs[i], words,
+               n >= 0 ? "" : " (not a chapter: no bound)");
+        if (too_long) {
+            fprintf(stderr,
+                    "%s: %zu words of prose, over the bound of %ld for a chapter: say each "
+                    "thing once, where it is first needed, and link to it elsewhere\n",
+                    docs[i], words, each);
+            over++;
+        }
+        if (n >= first && n <= last)
+            total += words;
+    }
+    printf("chapters %02d-%02d: %zu words of prose in all (at most %ld)\n", first, last, total,
+           total_max);
+    if ((long)total > total_max) {
+        fprintf(stderr, "chapters %02d-%02d: %zu words of prose in all, over the bound of %ld\n",
+                first, last, total, total_max);
+        over++;
+    }
+    return over == 0 ? 0 : 1;
+}
+
+/* ---- snip check-hints: the sections the tests send learners to exist ------- */
+
+/* docs/NN-*.md for chapter NN, into `out`; false if there is none. */
+static bool chapter_doc_path(const char *docs_dir, int chapter, char *out, size_t out_len)
+{
+    char pattern[1024];
+    snprintf(pattern, sizeof pattern, "%s/%02d-*.md", docs_dir, chapter);
+    glob_t g;
+    bool found = glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc == 1;
+    if (found)
+        snprintf(out, out_len, "%s", g.gl_pathv[0]);
+    globfree(&g);
+    return found;
+}
+
+/* Could this string literal be a section title?  One line of words that
+ * starts with a capital letter and is no format or message. */
+static bool title_like(const char *s, size_t n)
+{
+    if (n == 0 || n > 80 || !isupper((unsigned char)s[0]))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '%' || s[i] == '\\')
+            return false;
+    return s[n - 1] != '.' && s[n - 1] != ' ' && s[n - 1] != ':';
+}
+
+struct hint_check {
+    int checked, missing;
+};
+
+/* One title a test or a table names for chapter NN: is it a heading? */
+static void check_one_hint(const char *docs_dir, int chapter, const char *title, size_t len,
+                           const char *where, size_t line_no, struct hint_check *h)
+{
+    char doc[1024];
+    h->checked++;
+    if (!chapter_doc_path(docs_dir, chapter, doc, sizeof doc)) {
+        fprintf(stderr, "%s:%zu: names section \"%.*s\" of chapter %02d, which has no %s/%02d-*.md\n",
+                where, line_no, (int)len, title, chapter, docs_dir, chapter);
+        h->missing++;
+        return;
+    }
+    struct lines headings;
+    doc_headings(doc, &headings);
+    bool ok = false;
+    for (size_t k = 0; k < headings.count && !ok; k++)
+        ok = strlen(headings.at[k]) == len && strncmp(headings.at[k], title, len) == 0;
+    free_lines(&headings);
+    if (!ok) {
+        fprintf(stderr,
+                "%s:%zu: sends the learner to section \"%.*s\", which is no heading of %s "
+                "(rename the hint with the heading, in the same commit)\n",
+                where, line_no, (int)len, title, doc);
+        h->missing++;
+    }
+}
+
+/* A file's text in one string, lines joined by '\n'. */
+static char *whole_text(const struct lines *l)
+{
+    size_t total = 1;
+    for (size_t i = 0; i < l->count; i++)
+        total += strlen(l->at[i]) + 1;
+    char *text = malloc(total);
+    if (text == NULL)
+        die("out of memory");
+    size_t o = 0;
+    for (size_t i = 0; i < l->count; i++) {
+        size_t n = strlen(l->at[i]);
+        memcpy(text + o, l->at[i], n);
+        text[o + n] = '\n';
+        o += n + 1;
+    }
+    text[o] = '\0';
+    return text;
+}
+
+/* Reads the C string literal at *p, with any literals that follow it after
+ * blanks or newlines ("a " "b" is "a b"), into out; moves *p past it and
+ * counts the newlines crossed in *line.  False if *p is no literal. */
+static bool read_literal(const char **p, char *out, size_t out_len, size_t *line)
+{
+    const char *q = *p;
+    size_t o = 0;
+    if (*q != '"')
+        return false;
+    while (*q == '"') {
+        for (q++; *q && *q != '"'; q++) {
+            if (*q == '\\' && q[1] != '\0')
+                q++;
+            if (o + 1 < out_len)
+                out[o++] = *q;
+        }
+        if (*q != '"')
+            break;
+        const char *after = q + 1;
+        size_t crossed = 0;
+        while (*after == ' ' || *after == '\t' || *after == '\n')
+            crossed += *after++ == '\n';
+        if (*after != '"') {
+            q++;
+            break;
+        }
+        *line += crossed;
+        q = after;
+    }
+    out[o] = '\0';
+    *p = q;
+    return true;
+}
+
+/*
+ * The section titles of a chapter test: every CHAPTER_HINT("...") literal,
+ * and, where a hint's section is chosen at run time (CHAPTER_HINT("%s")),
+ * the title-like literals on lines that name a section (`section = "..."`,
+ * `section_for(text, "...")`) and those returned by a function whose name
+ * has "section" in it.
+ */
+static void check_test_hints(const char *docs_dir, const char *path, struct hint_check *h)
+{
+    int chapter = -1;
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (sscanf(base, "test_%2d.c", &chapter) != 1)
+        die("%s: a chapter test is named test_NN.c", path);
+    struct lines l = read_lines(path);
+    /* The whole file in one string, for literals split over lines. */
+    char *text = whole_text(&l), title[512];
+    bool chosen_at_run_time = strstr(text, "CHAPTER_HINT(\"%s\")") != NULL;
+    size_t line_no = 1;
+    for (const char *p = text; *p; p++) {
+        if (*p == '\n') {
+            line_no++;
+            continue;
+        }
+        if (strncmp(p, "CHAPTER_HINT(", 13) != 0)
+            continue;
+        const char *q = p + 13;
+        size_t at = line_no;
+        if (read_literal(&q, title, sizeof title, &line_no) && strcmp(title, "%s") != 0)
+            check_one_hint(docs_dir, chapter, title, strlen(title), path, at, h);
+        p = q - 1;
+    }
+    bool in_section_function = false;
+    for (size_t i = 0; chosen_at_run_time && i < l.count; i++) {
+        const char *t = l.at[i];
+        if (t[0] == '}')
+            in_section_function = false;
+        if (t[0] != ' ' && t[0] != '}' && strchr(t, '(') != NULL && strstr(t, "section") != NULL)
+            in_section_function = true;
+        bool names_section = strstr(t, "section") != NULL ||
+                             (in_section_function && strstr(t, "return \"") != NULL);
+        if (!names_section || strstr(t, "CHAPTER_HINT(") != NULL)
+            continue;
+        for (const char *q = strchr(t, '"'); q != NULL; q = strchr(q, '"')) {
+            size_t ignored = 0;
+            const char *start = q;
+            read_literal(&q, title, sizeof title, &ignored);
+            if (title_like(title, strlen(title)))
+                check_one_hint(docs_dir, chapter, title, strlen(title), path, i + 1, h);
+            if (q == start)
+                q++;
+        }
+    }
+    free(text);
+    free_lines(&l);
+}
+
+/*
+ * Programs, tests and comments also cite sections in words:
+ *     See docs/03-manager-task.md, "When the manager never ends".
+ * (in a C string the quotes are \", and the title may run on into the next
+ * literal).  The title after every such citation must be a heading of that
+ * doc.
+ */
+static void check_source_citations(const char *docs_dir, const char *path,
+                                   struct hint_check *h)
+{
+    struct lines l = read_lines(path);
+    char *text = whole_text(&l);
+    size_t line_no = 1;
+    for (const char *p = text; *p; p++) {
+        if (*p == '\n')
+            line_no++;
+        int chapter;
+        if (strncmp(p, "docs/", 5) != 0 || !isdigit((unsigned char)p[5]) ||
+            !isdigit((unsigned char)p[6]) || p[7] != '-' || sscanf(p + 5, "%2d", &chapter) != 1)
+            continue;
+        const char *q = p + 8 + strspn(p + 8, "abcdefghijklmnopqrstuvwxyz0123456789-");
+        if (strncmp(q, ".md,", 4) != 0)
+            continue;
+        q += 4;
+        q += strspn(q, " ");
+        bool in_literal = q[0] == '\\' && q[1] == '"';
+        if (!in_literal && q[0] != '"')
+            continue;
+        q += in_literal ? 2 : 1;
+        char title[256];
+        size_t n = 0, at = line_no;
+        while (*q && n + 1 < sizeof title) {
+            if (in_literal && q[0] == '\\' && q[1] == '"')
+                break; /* the closing \" */
+            if (!in_literal && q[0] == '"')
+                break;
+            if (in_literal && q[0] == '\\' && q[1] == 'n') {
+                title[n++] = ' ';
+                q += 2;
+                continue;
+            }
+            if (in_literal && q[0] == '"') {
+                /* "...Testing\n" "your work\"": the literal goes on. */
+                q++;
+                while (*q == ' ' || *q == '\t' || *q == '\n')
+                    line_no += *q++ == '\n';
+                if (*q == '"')
+                    q++;
+                continue;
+            }
+            if (*q == '\n')
+                break; /* a comment's title ends with its line */
+            title[n++] = *q++;
+        }
+        title[n] = '\0';
+        /* A title cut across a line in a comment, or a C string, keeps a
+         * blank at the seam: fold runs of blanks into one. */
+        size_t o = 0;
+        for (size_t k = 0; k < n; k++)
+            if (!(title[k] == ' ' && o > 0 && title[o - 1] == ' '))
+                title[o++] = title[k];
+        title[o] = '\0';
+        if (title_like(title, strlen(title)))
+            check_one_hint(docs_dir, chapter, title, strlen(title), path, at, h);
+        p = q > p ? q - 1 : p;
+    }
+    free(text);
+    free_lines(&l);
+}
+
+/* The rows of tests/chapters/sections.txt and pitfalls.txt:
+ * "NN | name | section title | ...", comments after '#'. */
+static void check_table_hints(const char *docs_dir, const char *path, struct hint_check *h)
+{
+    struct lines l;
+    if (!try_read_lines(path, &l))
+        return; /* a table that does not exist names nothing */
+    for (size_t i = 0; i < l.count; i++) {
+        const char *t = l.at[i];
+        t += strspn(t, " \t");
+        if (*t == '#' || *t == '\0')
+            continue;
+        int chapter;
+        if (sscanf(t, "%d", &chapter) != 1)
+            continue;
+        const char *bar1 = strchr(t, '|');
+        const char *bar2 = bar1 ? strchr(bar1 + 1, '|') : NULL;
+        if (bar2 == NULL)
+            continue;
+        const char *s = bar2 + 1;
+        while (*s == ' ')
+            s++;
+        const char *e = strchr(s, '|');
+        if (e == NULL)
+            e = s + strlen(s);
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        check_one_hint(docs_dir, chapter, s, (size_t)(e - s), path, i + 1, h);
+    }
+    free_lines(&l);
+}
+
+/* snip check-hints DOCS_DIR FILE...: test_NN.c files, the .txt tables,
+ * and any other source that cites a section in words. */
+static int cmd_check_hints(const char *docs_dir, int nfiles, char **files)
+{
+    struct hint_check h = { 0, 0 };
+    for (int i = 0; i < nfiles; i++) {
+        size_t n = strlen(files[i]);
+        const char *base = strrchr(files[i], '/');
+        base = base ? base + 1 : files[i];
+        if (n > 4 && strcmp(files[i] + n - 4, ".txt") == 0) {
+            check_table_hints(docs_dir, files[i], &h);
+            continue;
+        }
+        if (strncmp(base, "test_", 5) == 0 && isdigit((unsigned char)base[5]))
+            check_test_hints(docs_dir, files[i], &h);
+        check_source_citations(docs_dir, files[i], &h);
+    }
+    printf("check-hints: %d section title(s) named by hints, tables and sources, %d not a "
+           "heading of its chapter\n", h.checked, h.missing);
+    return h.missing == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "starter") == 0)
@@ -1410,6 +2126,10 @@ int main(int argc, char **argv)
         return cmd_region(argv[2], argv[3]);
     if (argc >= 4 && strcmp(argv[1], "check-api") == 0)
         return cmd_check_api(argv[2], argc - 3, argv + 3);
+    if (argc >= 6 && strcmp(argv[1], "check-words") == 0)
+        return cmd_check_words(argv + 2, argc - 6, argv + 6);
+    if (argc >= 3 && strcmp(argv[1], "check-hints") == 0)
+        return cmd_check_hints(argv[2], argc - 3, argv + 3);
     if (argc >= 2 && (strcmp(argv[1], "check-docs") == 0 || strcmp(argv[1], "sync-docs") == 0)) {
         bool sync = argv[1][0] == 's';
         int bad = 0, first = 2;
@@ -1434,6 +2154,8 @@ int main(int argc, char **argv)
             "usage: snip starter FILE | snip solution FILE | snip plant FILE NAME |\n"
             "       snip pitfalls FILE... | snip region FILE NAME |\n"
             "       snip check-docs DOC... | snip sync-docs DOC... |\n"
-            "       snip check-api DOC HEADER...\n");
+            "       snip check-api DOC HEADER... |\n"
+            "       snip check-words EACH TOTAL FIRST LAST DOC... |\n"
+            "       snip check-hints DOCS_DIR TEST_OR_TABLE...\n");
     return 2;
 }

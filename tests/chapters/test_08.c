@@ -549,7 +549,7 @@ int main(void)
     if (failed > 0)
         fprintf(stderr,
                 "\nThe \"mpsc\" tests are common's own (tests/common/test_mpsc.c), each named\n"
-                "after the behaviour it checks. docs/08-build-your-own-channel.md, \"Testing\n"
+                "after the behaviour it checks. docs/08-build-your-own-channel.md, \"Check\n"
                 "your work\", says which part of mpsc.c each group exercises.\n");
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

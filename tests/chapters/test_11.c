@@ -99,19 +99,19 @@ static struct redis_result command_on(struct redis_client *c, int argc, const ch
     return redis_client_command(c, argc, argv, len);
 }
 
-/* A number from an INFO section: "total_commands_processed", say. */
-static long long info_field(struct redis_client *c, const char *section, const char *field)
+/* A number from an INFO group (Redis calls them sections): "total_commands_processed", say. */
+static long long info_field(struct redis_client *c, const char *group, const char *field)
 {
-    const char *argv[] = { "INFO", section };
+    const char *argv[] = { "INFO", group };
     struct redis_result r = command_on(c, 2, argv);
-    ck_assert_msg(r.kind == REDIS_RESULT_VALUE, "INFO %s gave %s %s", section,
+    ck_assert_msg(r.kind == REDIS_RESULT_VALUE, "INFO %s gave %s %s", group,
                   redis_result_kind_name(r.kind), text_of(&r));
     char wanted[96];
     snprintf(wanted, sizeof wanted, "%s:", field);
     const char *at = strstr(r.data, wanted);
     long long value = at != NULL ? atoll(at + strlen(wanted)) : -1;
     redis_result_free(&r);
-    ck_assert_msg(value >= 0, "INFO %s has no %s", section, field);
+    ck_assert_msg(value >= 0, "INFO %s has no %s", group, field);
     return value;
 }
 
