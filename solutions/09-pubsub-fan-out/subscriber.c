@@ -216,6 +216,8 @@ static bool connect_and_subscribe(struct subscriber *s, char *err, size_t errlen
     if (s->client == NULL)
         return false;
     redis_client_local_address(s->client, s->status.address, sizeof s->status.address);
+    log_event(s, "connected to %s; subscribing to %zu channels", redis_client_url(s->client),
+              s->options.channel_count);
     //> snippet resubscribe
     //> pitfall forget-resubscribe
     /* A new connection starts with no subscription at all. */

@@ -16,6 +16,7 @@
  * give it a fixed time to go wrong.  Faults are real: CLIENT KILL, a server
  * killed, restarted, or stopped with SIGSTOP.
  */
+#define _GNU_SOURCE /* fopencookie, for a log that acts on what it reads */
 #include <check.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -406,19 +407,39 @@ END_TEST
 
 /* ---- The watch ------------------------------------------------------------------- */
 
+/* The subscriber's log, read as it is written: the line that says the
+ * connection is up and SUBSCRIBE about to go out freezes the server, on the
+ * subscriber's own thread, so that SUBSCRIBE reaches a server that cannot
+ * answer it.  The connection itself needed a reply (the connect checks the
+ * server with PING), so the freeze could come no earlier. */
+struct freezing_log {
+    struct redis_harness *server;
+    bool froze;
+};
+
+static ssize_t freezing_log_write(void *cookie, const char *buf, size_t size)
+{
+    struct freezing_log *log = cookie;
+    if (!log->froze && memmem(buf, size, "subscribing to", 14) != NULL)
+        log->froze = redis_harness_freeze(log->server) == 0;
+    return (ssize_t)size;
+}
+
 START_TEST(the_watch_says_subscribed_only_once_redis_confirmed)
 {
     struct redis_harness h;
     start_private_server(&h);
-    /* A stopped server still accepts connections (the kernel does that), and
-     * SUBSCRIBE still goes out, but no confirmation can come back. */
-    ck_assert_int_eq(kill(h.pid, SIGSTOP), 0);
+    struct freezing_log freezer = { .server = &h };
+    FILE *log = fopencookie(&freezer, "w", (cookie_io_functions_t){ .write = freezing_log_write });
+    ck_assert_ptr_nonnull(log);
+    setvbuf(log, NULL, _IOLBF, 0); /* each line reaches freezing_log_write as it ends */
     struct fixture f;
-    fixture_start(&f, h.url, "confirm", 16, 1, NULL);
+    fixture_start(&f, h.url, "confirm", 16, 1, log);
+    ck_assert_msg(freezer.froze, "the test could not freeze its server before SUBSCRIBE");
     struct subscriber_status seen;
     enum chan_status early = await_status(
         f.status, &(struct wanted){ "subscribed", is_subscribed, 1 }, 300, &seen);
-    kill(h.pid, SIGCONT);
+    redis_harness_thaw(&h);
     ck_assert_msg(early == CHAN_TIMEOUT && seen.state == SUBSCRIBER_CONNECTING,
                   "expected the watch to stay at connecting while Redis could not confirm the "
                   "SUBSCRIBE (the server was stopped); it said %s"
@@ -431,6 +452,7 @@ START_TEST(the_watch_says_subscribed_only_once_redis_confirmed)
                   "Fanning out: the broadcast channel");
     const struct consumer_report one = { .received = 1, .first = 1, .last = 1 };
     fixture_stop(&f, "idle", &one, "A consumer that falls behind", &seen);
+    fclose(log);
     redis_harness_stop(&h);
 }
 END_TEST
