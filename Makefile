@@ -290,7 +290,7 @@ chapter_test_env = CHAPTER_PROGRAM=$(BUILD)/$(1)/$(2)/$(2) \
 # `make test-pitfalls` alike: against a throwaway Redis, through guide,
 # which explains a crash.  $(1) kind (its build folder), $(2) chapter.
 chapter_test_run = $(call chapter_test_env,$(1),$(2)) $(GUIDE) --chapter $(2) \
-	--doc docs/$(2).md --sections $(SECTIONS) -- \
+	--doc docs/$(2).md --sections $(SECTIONS) $(3) -- \
 	$(WITH_REDIS) --quiet -- $(BUILD)/$(1)/$(2)/test_chapter
 
 # The build this run tests, in words, for the banner of `make test-NN`.
@@ -422,6 +422,10 @@ PITFALL_JOBS ?= 4
 # $(1) NN-name id, $(2) chapter folder, $(3) pitfall name, $(4) planted files
 define pitfall_rules
 PLANT_$(1) := build/planted/$(1)/$(2)
+# The section its hint must name: a run is ended as soon as a failed test
+# has named it (guide --stop-at); the rest could not change the verdict.
+PITFALL_SECTION_$(1) := $$(shell awk -F'|' -v nn=$(call chapter_num,$(1)) -v name=$(3) \
+	'{ for (i = 1; i <= NF; i++) gsub(/^[ \t]+|[ \t]+$$$$/, "", $$$$i) } $$$$1 == nn && $$$$2 == name { print $$$$3 }' $(PITFALL_CATALOGUE))
 PLANT_$(1)_WHOLE := $$(filter %.h,$(4))
 PLANT_$(1)_FILES := $$(if $$(PLANT_$(1)_WHOLE),$$(wildcard solutions/$(2)/*.[ch]),$(4))
 PLANT_$(1)_C := $$(filter %.c,$$(PLANT_$(1)_FILES))
@@ -449,13 +453,15 @@ $(BUILD)/planted/$(1)/$(2)/test_chapter: $$(PLANT_$(1)_TEST_OBJ) $$(filter-out %
 	@mkdir -p $$(@D)
 	$(Q)$(CC) $(LDFLAGS) $$(filter %.o,$$^) $$(filter %.a,$$^) $$(PKG_LIBS_REDIS) $$(PKG_LIBS_CHECK) -o $$@
 
-# The run: the learner's test, the same way `make test-NN` runs it.  It
+# The run: the learner's test, the same way `make test-NN` runs it, but
+# Check also logs each test's result as it ends (CK_LOG_FILE_NAME), so that
+# guide can end the run at the first failure naming the pitfall's section.  It
 # never fails here: what it did is written to verdict (exit status and
 # seconds) and test.log, and scripts/pitfalls.sh judges.
 .PHONY: pitfall-run-$(1)
 pitfall-run-$(1): $(BUILD)/planted/$(1)/$(2)/test_chapter $(BUILD)/planted/$(1)/$(2)/$(2) $(WITH_REDIS) $(GUIDE)
 	@dir=$(BUILD)/planted/$(1); rm -f $$$$dir/verdict; start=$$$$(date +%s.%N); \
-	$(call chapter_test_run,planted/$(1),$(2)) > $$$$dir/test.log 2>&1; rc=$$$$?; \
+	CK_LOG_FILE_NAME=/dev/stderr $(call chapter_test_run,planted/$(1),$(2),--stop-at "reread \"$$(PITFALL_SECTION_$(1))\"") > $$$$dir/test.log 2>&1; rc=$$$$?; \
 	echo "$$$$rc $$$$start $$$$(date +%s.%N)" > $$$$dir/verdict
 endef
 $(foreach id,$(PITFALLS),$(eval $(call pitfall_rules,$(id),$(call chapter_of,$(call chapter_num,$(id))),$(patsubst $(call chapter_num,$(id))-%,%,$(id)),$(patsubst %@$(id),%,$(filter %@$(id),$(PITFALL_MARKS))))))
@@ -625,7 +631,10 @@ test-starters: $(foreach ch,$(CHAPTERS),$(BUILD)/starters/$(ch)/test_chapter $(B
 # targets: see solutions/steps.txt and CONTRIBUTING.md.
 .PHONY: check-steps stats
 check-steps: $(STEPS) ## Check that each chapter is its base plus its step (solutions/steps.txt), within the size targets
-	@$(STEPS) check $(STEPS_MANIFEST)
+	@log=build/check-steps.log; mkdir -p build; \
+	if ! $(STEPS) check $(STEPS_MANIFEST) > $$log 2>&1; then cat $$log >&2; exit 1; fi; \
+	if [ -n "$(V)" ]; then cat $$log; else grep '^steps:' $$log; fi; \
+	$(call summary,check-steps,$(words $(CHAPTERS)) chapters: each its base plus its step$(,) main.c and size bounds hold)
 
 stats: $(STEPS) ## Each chapter's lines of code, its main.c's, and the size of its step against its base
 	@$(STEPS) stats $(STEPS_MANIFEST)
@@ -634,7 +643,10 @@ stats: $(STEPS) ## Each chapter's lines of code, its main.c's, and the size of i
 # line, a step too large, a file or a chapter the manifest does not list.
 .PHONY: steps-drift-test
 steps-drift-test: $(STEPS) ## Check that check-steps catches a drifted inherited file, a step too large, an unlisted file
-	@scripts/test-steps-drift.sh $(STEPS)
+	@log=build/steps-drift-test.log; mkdir -p build; \
+	if ! scripts/test-steps-drift.sh $(STEPS) > $$log 2>&1; then cat $$log >&2; exit 1; fi; \
+	if [ -n "$(V)" ]; then cat $$log; else tail -n 1 $$log; fi; \
+	$(call summary,steps-drift-test,$$(grep -c '^steps-drift-test: ok' $$log) cases: each kind of step drift caught)
 
 # chapters/ must be exactly what snip makes of solutions/.  Compared with
 # the committed chapters/ (git HEAD) when this is a git checkout, so that a
@@ -770,7 +782,10 @@ doctor: ## Check this machine: tools, packages, Redis, sanitizers; says what to 
 test-secrets: ## Check that make run and make doctor never show a REDIS_URL password, in output or in any argv
 	@scripts/setup.sh strace
 	@$(MAKE) --no-print-directory SAN= HIREDIS= build/plain/bin/with-redis build/plain/solutions/07-connection-pool/07-connection-pool >/dev/null
-	@build/plain/bin/with-redis --quiet -- tests/scripts/test_secrets.sh
+	@log=build/test-secrets.log; mkdir -p build; \
+	if ! build/plain/bin/with-redis --quiet -- tests/scripts/test_secrets.sh > $$log 2>&1; then cat $$log >&2; exit 1; fi; \
+	tail -n 1 $$log; \
+	$(call summary,test-secrets,$$(sed -n 's/^test-secrets: \([0-9]*\) checks.*/\1/p' $$log) checks: no REDIS_URL password in any output or argv)
 
 .PHONY: watch
 watch: ## Re-run a chapter's tests whenever you save (make watch CH=02)

@@ -2,7 +2,7 @@
  * guide.c - runs a chapter's tests and, when one crashes, says in words what
  * happened, where in the learner's code, and which section to reread.
  *
- *   guide --chapter NN-name --doc docs/NN-name.md --sections FILE -- COMMAND...
+ *   guide --chapter NN-name --doc docs/NN-name.md --sections FILE [--stop-at TEXT] -- COMMAND...
  *
  * `make test-NN` runs the chapter's test binary through this tool (and
  * `make test-pitfalls` runs every planted mistake the same way).  Everything
@@ -31,6 +31,14 @@
  *
  * The exit status is COMMAND's.  Signals (Ctrl-C, SIGTERM, SIGHUP) are passed
  * on to COMMAND, which stops what it started; this tool waits for it.
+ *
+ * --stop-at TEXT (for `make test-pitfalls`): once the output holds TEXT -
+ * the hint `reread "Section"` a planted mistake must be caught with, which
+ * only a failed test prints - COMMAND is stopped with SIGTERM and the exit
+ * status is 1, as the whole run's would have been.  The tests still to run
+ * could not change that verdict, and some wait out long bounds.  The same
+ * at the first test that crashes (Check's "Early exit" or "Received
+ * signal"): what happened is then said from the output so far.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -150,18 +158,21 @@ static const char *section_of(const struct section_map *map, const char *functio
 
 static volatile sig_atomic_t child_pid;
 static volatile sig_atomic_t got_signal;
+/* The output held the --stop-at text, or a test's crash, and the run was
+ * ended there. */
+static bool stopped_early, stopped_at_crash;
 
 static void pass_signal_on(int sig)
 {
     got_signal = sig;
     if (child_pid > 0)
-        kill((pid_t)child_pid, sig);
+        kill(-(pid_t)child_pid, sig); /* its whole group (see run_and_capture) */
 }
 
 /* Runs argv with stdout and stderr on one pipe, copies everything it writes
  * to our stdout, and keeps it in *out (NUL-terminated).  Returns the exit
  * status the way a shell reports it (128+N for death by signal N). */
-static int run_and_capture(char **argv, char **out, size_t *out_len)
+static int run_and_capture(char **argv, const char *stop_at, char **out, size_t *out_len)
 {
     int fds[2];
     if (pipe(fds) != 0)
@@ -171,6 +182,11 @@ static int run_and_capture(char **argv, char **out, size_t *out_len)
     if (pid < 0)
         die("fork: %s", strerror(errno));
     if (pid == 0) {
+        /* A process group of its own: Check's runner, stopped by a signal,
+         * passes it on to its whole group (killpg(getpgrp())), and that must
+         * not reach whoever ran us - make, and the other tests make runs
+         * beside this one (make -j).  We pass signals on ourselves. */
+        setpgid(0, 0);
         close(fds[0]);
         dup2(fds[1], STDOUT_FILENO);
         dup2(fds[1], STDERR_FILENO);
@@ -179,9 +195,10 @@ static int run_and_capture(char **argv, char **out, size_t *out_len)
         fprintf(stderr, "guide: cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
+    setpgid(pid, pid); /* as the child does: whichever runs first */
     child_pid = pid;
     if (got_signal != 0) /* arrived before child_pid was set */
-        kill(pid, got_signal);
+        kill(-pid, got_signal);
     close(fds[1]);
 
     /* Keep at most this much for reading: the first report is what matters,
@@ -211,6 +228,22 @@ static int run_and_capture(char **argv, char **out, size_t *out_len)
         buf = grow(buf, cap);
         memcpy(buf + len, chunk, (size_t)n);
         len += (size_t)n;
+        if (stop_at != NULL && !stopped_early && !stopped_at_crash) {
+            buf[len] = '\0';
+            /* Search the new bytes, and enough before them for a match that
+             * straddles two reads. */
+            size_t from = len - (size_t)n, back = strlen(stop_at);
+            from = from > back ? from - back : 0;
+            if (strstr(buf + from, stop_at) != NULL) {
+                stopped_early = true;
+                kill(-pid, SIGTERM);
+            } else if (strstr(buf + from, "Early exit with return value") != NULL ||
+                       strstr(buf + from, "Received signal") != NULL) {
+                /* A test crashed: what to say about it is already here. */
+                stopped_at_crash = true;
+                kill(-pid, SIGTERM);
+            }
+        }
     }
     close(fds[0]);
     buf[len] = '\0';
@@ -223,6 +256,8 @@ static int run_and_capture(char **argv, char **out, size_t *out_len)
             die("waitpid: %s", strerror(errno));
     }
     child_pid = 0;
+    if (stopped_early || stopped_at_crash)
+        return 1; /* what the whole run would have ended with: a test failed */
     if (WIFEXITED(status))
         return WEXITSTATUS(status);
     if (WIFSIGNALED(status))
@@ -531,6 +566,7 @@ struct options {
     char number[8];       /* "04" */
     const char *doc;      /* "docs/04-responses.md" */
     const char *sections; /* "tests/chapters/sections.txt" */
+    const char *stop_at;  /* --stop-at: end the run once the output holds it */
 };
 
 /* Is FILE in the chapter's own folder (a path component "NN-name/")? */
@@ -685,13 +721,13 @@ static void explain(const struct options *o, const char *output, size_t len)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: guide --chapter NN-name --doc DOC --sections FILE -- COMMAND [ARG...]\n");
+    fprintf(stderr, "usage: guide --chapter NN-name --doc DOC --sections FILE [--stop-at TEXT] -- COMMAND [ARG...]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    struct options o = { NULL, "", NULL, "tests/chapters/sections.txt" };
+    struct options o = { NULL, "", NULL, "tests/chapters/sections.txt", NULL };
     int i = 1;
     for (; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0) {
@@ -706,6 +742,8 @@ int main(int argc, char **argv)
             o.doc = argv[++i];
         else if (strcmp(argv[i], "--sections") == 0)
             o.sections = argv[++i];
+        else if (strcmp(argv[i], "--stop-at") == 0)
+            o.stop_at = argv[++i];
         else
             usage();
     }
@@ -724,9 +762,16 @@ int main(int argc, char **argv)
 
     char *output;
     size_t len;
-    int status = run_and_capture(argv + i, &output, &len);
-    if (status != 0 && got_signal == 0)
+    int status = run_and_capture(argv + i, o.stop_at, &output, &len);
+    if (stopped_early) {
+        printf("guide: stopped the run here: a test has failed and said \"%s\" (--stop-at), "
+               "and the rest cannot change that\n", o.stop_at);
+    } else if (stopped_at_crash) {
+        printf("guide: stopped the run at its first crash (--stop-at)\n");
         explain(&o, output, len);
+    } else if (status != 0 && got_signal == 0) {
+        explain(&o, output, len);
+    }
     free(output);
     fflush(stdout);
     return status;

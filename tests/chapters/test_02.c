@@ -567,7 +567,7 @@ static void run_02_with_fault(enum program_fault fault)
 {
     const char *argv[] = { chapter_program(), "--threads", "4", "--iterations", "20000", NULL };
     struct fault_run fr;
-    program_run_with_fault(argv, fault, "set", 200, 60000, &fr);
+    program_run_with_fault(argv, fault, "set", 200, PROGRAM_FAULT_HANG_MS, &fr);
     expect_exit_1_after_fault(&fr, fault, "--threads 4 --iterations 20000",
                               "4 threads stopped by an error", "Run it");
     ck_assert_msg(strstr(fr.run.out, ", 0 wrong replies, 4 threads stopped by an error\n") &&

@@ -467,7 +467,7 @@ static void run_03_with_fault(enum program_fault fault)
 {
     const char *argv[] = { chapter_program(), "--threads", "4", "--iterations", "10000", NULL };
     struct fault_run fr;
-    program_run_with_fault(argv, fault, "set", 500, 120000, &fr);
+    program_run_with_fault(argv, fault, "set", 500, PROGRAM_FAULT_HANG_MS, &fr);
     expect_exit_1_after_fault(&fr, fault, "--threads 4 --iterations 10000",
                               fault == FAULT_KILL_SERVER ? "cannot read the keys back"
                                                          : "SET commands failed",

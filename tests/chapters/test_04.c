@@ -597,7 +597,7 @@ static void run_04_with_fault(enum program_fault fault)
 {
     const char *argv[] = { chapter_program(), "--threads", "4", "--iterations", "10000", NULL };
     struct fault_run fr;
-    program_run_with_fault(argv, fault, "set", 500, 3 * BOUND_MS, &fr);
+    program_run_with_fault(argv, fault, "set", 500, PROGRAM_FAULT_HANG_MS, &fr);
     expect_exit_1_after_fault(&fr, fault, "--threads 4 --iterations 10000",
                               "lost the connection", "When the connection breaks");
     ck_assert_msg(count_of(fr.run.out, "; stopped: ") == 4,

@@ -796,7 +796,7 @@ static void run_06_with_fault(enum program_fault fault)
 {
     const char *argv[] = { chapter_program(), "--count", "2000000", "--pause-ms", "0", NULL };
     struct fault_run fr;
-    program_run_with_fault(argv, fault, "set", 20000, PROGRAM_BOUND_MS, &fr);
+    program_run_with_fault(argv, fault, "set", 20000, PROGRAM_FAULT_HANG_MS, &fr);
     expect_exit_1_after_fault(&fr, fault, "--count 2000000 --pause-ms 0", "lost the connection",
                               "When the connection breaks mid-batch");
     ck_assert_msg(strstr(fr.run.out, "every command is accounted for") != NULL,

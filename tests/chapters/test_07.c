@@ -1389,7 +1389,7 @@ static void run_07_with_fault(enum program_fault fault)
 {
     const char *argv[] = { chapter_program(), "--requests", "20000", NULL };
     struct fault_run fr;
-    program_run_with_fault(argv, fault, "set", 2000, PROGRAM_BOUND_MS, &fr);
+    program_run_with_fault(argv, fault, "set", 2000, PROGRAM_FAULT_HANG_MS, &fr);
     expect_exit_1_after_fault(&fr, fault, "--requests 20000", "0 wrong replies and ",
                               "When a connection breaks");
     size_t sent = 0, right = 0, wrong = 0, errors = 0;

@@ -39,6 +39,12 @@ struct fault_run {
     char why_not[768];      /* when not faulted: why (it ended first, ...) */
 };
 
+/* How long a program on its fault path may run, from its start, before it
+ * counts as hung: each test's fault comes early, and a correct program
+ * ends within seconds of it (the tests check that bound themselves).  A
+ * hung program costs a learner this long per fault test, three of them. */
+#define PROGRAM_FAULT_HANG_MS 30000
+
 /*
  * Runs argv (argv[0] is the program) with REDIS_URL set to a private
  * server; once the server has run `after_calls` of `command` ("set"),

@@ -4,11 +4,14 @@
 #include "test_support.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "redis_harness.h"
 
@@ -106,10 +109,32 @@ bool test_wait_until_gone(pid_t pid, unsigned ms)
     return true;
 }
 
+/* Check runs each test in a child of its own, in a process group of its
+ * own, so a signal that stops the runner never reaches a test in progress,
+ * which would run on (with its private servers) until its own time limit.
+ * Each test child therefore asks to be sent SIGTERM when the runner dies;
+ * its handler (redis_harness_stop_all_on_signal) stops what it started.
+ * Only the first fork below the runner does this: the children a test
+ * forks in its turn (the chapter's program, a redis-server) have their own
+ * arrangements. */
+static bool in_test_child;
+
+static void test_child_dies_with_the_runner(void)
+{
+    if (in_test_child)
+        return;
+    in_test_child = true;
+    pid_t runner = getppid();
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != runner) /* the runner died before prctl */
+        raise(SIGTERM);
+}
+
 int test_run_chapter_suite(Suite *suite)
 {
     redis_harness_stop_all_on_signal();
     signal(SIGPIPE, SIG_IGN);
+    pthread_atfork(NULL, NULL, test_child_dies_with_the_runner);
     SRunner *runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);
     int failed = srunner_ntests_failed(runner);
