@@ -4,10 +4,17 @@
  *
  * Each test is named after the behaviour it checks: `bNN_` is the item's
  * number in that list.  Item 29 (weak senders) is not built; mpsc.h says
- * why.  Tests that involve a blocked thread give it 50 ms to block and then
- * check that it has NOT returned - which is true however the threads are
- * scheduled, because nothing it waits for has happened yet - so no test
- * here depends on timing to pass.
+ * why.  No test here depends on timing to pass:
+ *   - A test that needs a thread to be blocked before it goes on (to queue
+ *     senders in a known order, or to close under their feet) waits until
+ *     the thread is seen asleep in its condition-variable wait
+ *     (test_wait_until_asleep_in_cond_wait), however long that takes.
+ *   - Other tests give a thread 50 ms to block and then check that it has
+ *     NOT returned, which is true however the threads are scheduled,
+ *     because nothing it waits for has happened yet.
+ *   - A thread that must wake is given WAKE_BOUND_MS, far more than any
+ *     wake-up takes even under valgrind, so that a lost wake-up fails with
+ *     a message instead of hanging the suite.
  */
 #include <check.h>
 #include <errno.h>
@@ -49,27 +56,44 @@ static void send_ints(int from, int to)
 /* A thread that runs one blocking operation and records how it ended. */
 struct blocked_op {
     pthread_t thread;
+    atomic_long tid;             /* the thread's id, for wait_until_blocked */
     atomic_bool done;
     enum chan_status status;
-    int value;
+    int value;                   /* sent, received, or slots to reserve */
+    struct mpsc_permit permit;   /* what a reservation got */
     int64_t returned_at_ms;
 };
+
+/* How long a thread that must wake up may take to return.  Far more than a
+ * wake-up costs on a loaded machine or under valgrind: reaching it means
+ * the wake-up was lost. */
+enum { WAKE_BOUND_MS = 10000 };
+
+static void op_begins(struct blocked_op *op)
+{
+    atomic_store(&op->tid, test_thread_id());
+}
+
+static void op_ends(struct blocked_op *op, enum chan_status st)
+{
+    op->status = st;
+    op->returned_at_ms = test_now_ms();
+    atomic_store(&op->done, true);
+}
 
 static void *recv_op(void *arg)
 {
     struct blocked_op *op = arg;
-    op->status = mpsc_recv(rx, &op->value);
-    op->returned_at_ms = test_now_ms();
-    atomic_store(&op->done, true);
+    op_begins(op);
+    op_ends(op, mpsc_recv(rx, &op->value));
     return NULL;
 }
 
 static void *send_op(void *arg)
 {
     struct blocked_op *op = arg;
-    op->status = mpsc_send(tx, &op->value);
-    op->returned_at_ms = test_now_ms();
-    atomic_store(&op->done, true);
+    op_begins(op);
+    op_ends(op, mpsc_send(tx, &op->value));
     return NULL;
 }
 
@@ -86,6 +110,17 @@ static void assert_still_blocked(struct blocked_op *op)
     test_sleep_ms(50);
     ck_assert_msg(!atomic_load(&op->done), "the operation returned (%s) but should still be blocked",
                   chan_status_name(op->status));
+}
+
+/* Waits until the thread is asleep in the channel, waiting for what its
+ * operation needs: from then on it is queued (or counted) as a waiter. */
+static void wait_until_blocked(struct blocked_op *op)
+{
+    bool asleep = test_wait_until_asleep_in_cond_wait(&op->tid, &op->done, WAKE_BOUND_MS);
+    ck_assert_msg(!atomic_load(&op->done), "the operation returned (%s) but should be blocked",
+                  chan_status_name(op->status));
+    ck_assert_msg(asleep, "the operation's thread was not asleep in a wait after %d ms",
+                  WAKE_BOUND_MS);
 }
 
 static void join_op(struct blocked_op *op)
@@ -478,7 +513,7 @@ START_TEST(b11_blocked_senders_are_admitted_in_the_order_they_blocked)
     struct blocked_op ops[4];
     for (int i = 0; i < 4; i++) {
         start_op(&ops[i], send_op, 100 + i);
-        assert_still_blocked(&ops[i]); /* so they queue in a known order */
+        wait_until_blocked(&ops[i]); /* queued before the next one starts */
     }
     for (int i = 0; i < 5; i++) {
         int v;

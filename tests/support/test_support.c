@@ -1,6 +1,7 @@
 /*
  * test_support.c - see test_support.h.
  */
+#define _GNU_SOURCE /* syscall(), for gettid */
 #include "test_support.h"
 
 #include <errno.h>
@@ -9,6 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#endif
 
 #include "redis_harness.h"
 
@@ -55,6 +62,73 @@ void test_sleep_ms(unsigned ms)
     struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
+}
+
+long test_thread_id(void)
+{
+#ifdef __linux__
+    return (long)syscall(SYS_gettid);
+#else
+    return 0;
+#endif
+}
+
+#ifdef __linux__
+/* True if thread `tid` of this process is blocked in a futex wait of the
+ * kind pthread_cond_wait makes (see test_support.h). */
+static bool asleep_in_cond_wait(long tid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/self/task/%ld/syscall", tid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    /* "NR arg1 arg2 ...", or "running" / "-1 ..." outside a system call. */
+    bool in_wait = false;
+    long nr;
+    unsigned long addr, op;
+    if (fgets(line, sizeof line, f) != NULL &&
+        sscanf(line, "%ld %lx %lx", &nr, &addr, &op) == 3) {
+        bool futex = nr == SYS_futex;
+#ifdef SYS_futex_time64
+        futex = futex || nr == SYS_futex_time64;
+#endif
+        in_wait = futex && (op & FUTEX_CMD_MASK) == FUTEX_WAIT_BITSET;
+    }
+    fclose(f);
+    return in_wait;
+}
+#endif
+
+bool test_wait_until_asleep_in_cond_wait(const atomic_long *tid, const atomic_bool *done,
+                                         unsigned bound_ms)
+{
+#ifdef __linux__
+    int64_t give_up = test_now_ms() + bound_ms;
+    for (;;) {
+        if (atomic_load(done))
+            return false;
+        long id = atomic_load(tid);
+        if (id != 0 && asleep_in_cond_wait(id))
+            return !atomic_load(done);
+        if (test_now_ms() > give_up)
+            return false;
+        test_sleep_ms(1);
+    }
+#else
+    (void)tid;
+    (void)bound_ms;
+    test_sleep_ms(50);
+    return !atomic_load(done);
+#endif
+}
+
+bool test_wait_for_flag(const atomic_bool *flag, unsigned bound_ms)
+{
+    int64_t give_up = test_now_ms() + bound_ms;
+    while (!atomic_load(flag) && test_now_ms() <= give_up)
+        test_sleep_ms(1);
+    return atomic_load(flag);
 }
 
 long test_stress_divisor(void)

@@ -4,6 +4,8 @@
 #ifndef TEST_SUPPORT_H
 #define TEST_SUPPORT_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <check.h>
@@ -20,6 +22,30 @@ int64_t test_now_us(void);
 
 /* Sleeps `ms` milliseconds (nanosleep, resumed after signals). */
 void test_sleep_ms(unsigned ms);
+
+/* The calling thread's id as the kernel knows it (Linux's gettid), for
+ * test_wait_until_asleep_in_cond_wait; 0 where there is none. */
+long test_thread_id(void);
+
+/*
+ * Waits until the thread whose id is (or will be) stored in *tid is asleep
+ * inside pthread_cond_wait or pthread_cond_timedwait, that is: it has
+ * checked what it waits for, found it missing, and gone to sleep.  Stops
+ * early when *done becomes true (the thread returned instead of sleeping).
+ * Returns true once the thread is seen asleep, false if *done was set or
+ * `bound_ms` passed first.
+ *
+ * How: Linux shows in /proc/self/task/TID/syscall the system call a thread
+ * is blocked in.  A condition-variable wait is a futex FUTEX_WAIT_BITSET;
+ * a thread blocked on a mutex (or inside a sanitizer's own locks) uses
+ * FUTEX_WAIT, so it does not count: it has not reached its wait yet.
+ * Elsewhere this falls back to giving the thread 50 ms.
+ */
+bool test_wait_until_asleep_in_cond_wait(const atomic_long *tid, const atomic_bool *done,
+                                         unsigned bound_ms);
+
+/* Waits until *flag is true, for at most `bound_ms`.  Returns *flag. */
+bool test_wait_for_flag(const atomic_bool *flag, unsigned bound_ms);
 
 /* How much to scale the size of stress loops: $TEST_STRESS_SCALE as a
  * divisor (default 1).  valgrind runs use a larger divisor because it runs
