@@ -181,9 +181,15 @@ static void unlink_waiter(struct mpsc_chan *c, struct waiter *w)
 }
 
 /* Hands free slots to waiting senders, strictly in arrival order: if the
- * head waiter needs more than is free, everyone behind it waits too. */
+ * head waiter needs more than is free, everyone behind it waits too.
+ * Once the channel is closed nobody is granted anything: a sender still
+ * waiting then was blocked when the close came, and must wake with
+ * CHAN_CLOSED even if a receive frees its slot before it gets to run.
+ * (Slots granted before the close stay granted, like permits.) */
 static void grant_waiters(struct mpsc_chan *c)
 {
+    if (c->closed)
+        return;
     while (c->wait_head != NULL && free_slots(c) >= c->wait_head->need) {
         struct waiter *w = c->wait_head;
         c->reserved += w->need;

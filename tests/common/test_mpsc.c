@@ -97,6 +97,23 @@ static void *send_op(void *arg)
     return NULL;
 }
 
+static void *reserve_op(void *arg)
+{
+    struct blocked_op *op = arg;
+    op_begins(op);
+    op_ends(op, op->value == 1 ? mpsc_reserve(tx, &op->permit)
+                               : mpsc_reserve_many(tx, (size_t)op->value, &op->permit));
+    return NULL;
+}
+
+static void *wait_closed_op(void *arg)
+{
+    struct blocked_op *op = arg;
+    op_begins(op);
+    op_ends(op, mpsc_sender_wait_closed_timeout(tx, 60000));
+    return NULL;
+}
+
 static void start_op(struct blocked_op *op, void *(*fn)(void *), int value)
 {
     memset(op, 0, sizeof *op);
@@ -127,6 +144,15 @@ static void join_op(struct blocked_op *op)
 {
     ck_assert_int_eq(pthread_join(op->thread, NULL), 0);
     ck_assert(atomic_load(&op->done));
+}
+
+/* Joins a thread that must have been woken, failing (rather than hanging)
+ * if it is still blocked WAKE_BOUND_MS from now. */
+static void join_woken_op(struct blocked_op *op, const char *what)
+{
+    ck_assert_msg(test_wait_for_flag(&op->done, WAKE_BOUND_MS),
+                  "%s was still blocked %d ms later: it was never woken", what, WAKE_BOUND_MS);
+    join_op(op);
 }
 
 /* Elements that own heap memory, with counters, so that a lost or doubly
@@ -989,6 +1015,157 @@ START_TEST(b26_sender_blocked_on_full_wakes_closed_when_receiver_is_dropped)
 }
 END_TEST
 
+/* block_every_kind_of_waiter blocks, on a full channel of 2: */
+enum {
+    BLOCKED_SENDERS = 3,                  /* ops 0-2: mpsc_send */
+    BLOCKED_RESERVE = BLOCKED_SENDERS,    /* op 3: mpsc_reserve */
+    BLOCKED_RESERVE_MANY,                 /* op 4: mpsc_reserve_many(2) */
+    BLOCKED_WAIT_CLOSED,                  /* ops 5-6: wait_closed */
+    BLOCKED_WAITERS = BLOCKED_WAIT_CLOSED + 2,
+};
+
+static void block_every_kind_of_waiter(struct blocked_op ops[BLOCKED_WAITERS])
+{
+    make_bounded(2);
+    send_ints(0, 2);
+    for (int i = 0; i < BLOCKED_SENDERS; i++)
+        start_op(&ops[i], send_op, 100 + i);
+    start_op(&ops[BLOCKED_RESERVE], reserve_op, 1);
+    start_op(&ops[BLOCKED_RESERVE_MANY], reserve_op, 2);
+    for (int i = BLOCKED_WAIT_CLOSED; i < BLOCKED_WAITERS; i++)
+        start_op(&ops[i], wait_closed_op, 0);
+    for (int i = 0; i < BLOCKED_WAITERS; i++)
+        wait_until_blocked(&ops[i]);
+}
+
+static const char *waiter_name(int i)
+{
+    if (i < BLOCKED_SENDERS)
+        return "a blocked mpsc_send";
+    if (i == BLOCKED_RESERVE)
+        return "a blocked mpsc_reserve";
+    if (i == BLOCKED_RESERVE_MANY)
+        return "a blocked mpsc_reserve_many";
+    return "a blocked mpsc_sender_wait_closed_timeout";
+}
+
+/* Each waiter must wake with CHAN_CLOSED: a sender with its element handed
+ * back, a reservation with no permit. */
+static void expect_every_waiter_woken_closed(struct blocked_op ops[BLOCKED_WAITERS])
+{
+    for (int i = 0; i < BLOCKED_WAITERS; i++) {
+        join_woken_op(&ops[i], waiter_name(i));
+        ck_assert_msg(ops[i].status == CHAN_CLOSED, "%s returned %s after the close, expected %s",
+                      waiter_name(i), chan_status_name(ops[i].status),
+                      chan_status_name(CHAN_CLOSED));
+        ck_assert_ptr_null(ops[i].permit.chan);
+        if (i < BLOCKED_SENDERS)
+            ck_assert_int_eq(ops[i].value, 100 + i);
+    }
+}
+
+START_TEST(b26_receiver_close_wakes_every_blocked_sender_and_reservation_with_closed)
+{
+    /* Not just the first waiter: every one, whatever it waits for. */
+    struct blocked_op ops[BLOCKED_WAITERS];
+    block_every_kind_of_waiter(ops);
+    mpsc_receiver_close(rx);
+    expect_every_waiter_woken_closed(ops);
+    int v;
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(mpsc_recv(rx, &v), CHAN_OK);
+        ck_assert_int_eq(v, i);
+    }
+    ck_assert_int_eq(mpsc_recv(rx, &v), CHAN_CLOSED);
+    drop_both();
+}
+END_TEST
+
+START_TEST(b26_receiver_drop_wakes_every_blocked_sender_and_reservation_with_closed)
+{
+    struct blocked_op ops[BLOCKED_WAITERS];
+    block_every_kind_of_waiter(ops);
+    mpsc_receiver_drop(rx);
+    rx = NULL;
+    expect_every_waiter_woken_closed(ops);
+    drop_both();
+}
+END_TEST
+
+/* Fills a channel of `capacity`, blocks one waiter on it (`fn` with
+ * `value`), closes, and at once receives everything queued, which frees
+ * every slot.  The waiter (`what`) was blocked when the channel closed, so
+ * it must wake with CHAN_CLOSED all the same, and nothing may be delivered
+ * after the close. */
+static void block_close_then_free_the_slots(size_t capacity, void *(*fn)(void *), int value,
+                                            const char *what)
+{
+    make_bounded(capacity);
+    send_ints(0, (int)capacity);
+    struct blocked_op op;
+    start_op(&op, fn, value);
+    wait_until_blocked(&op);
+    mpsc_receiver_close(rx);
+    int v;
+    for (int i = 0; i < (int)capacity; i++) {
+        ck_assert_int_eq(mpsc_recv(rx, &v), CHAN_OK);
+        ck_assert_int_eq(v, i);
+    }
+    join_woken_op(&op, what);
+    ck_assert_msg(op.status == CHAN_CLOSED,
+                  "%s, blocked before the close, returned %s once the slots freed, expected %s",
+                  what, chan_status_name(op.status), chan_status_name(CHAN_CLOSED));
+    ck_assert_ptr_null(op.permit.chan);
+    if (fn == send_op)
+        ck_assert_int_eq(op.value, value); /* handed back */
+    ck_assert_int_eq(mpsc_recv(rx, &v), CHAN_CLOSED);
+    drop_both();
+}
+
+START_TEST(b26_a_slot_freed_after_the_close_does_not_admit_a_blocked_sender)
+{
+    block_close_then_free_the_slots(1, send_op, 7, "mpsc_send");
+}
+END_TEST
+
+START_TEST(b26_slots_freed_after_the_close_grant_no_blocked_reservation)
+{
+    block_close_then_free_the_slots(1, reserve_op, 1, "mpsc_reserve");
+    block_close_then_free_the_slots(3, reserve_op, 3, "mpsc_reserve_many(3)");
+}
+END_TEST
+
+START_TEST(b34_a_slot_freed_just_before_the_close_is_used_or_refused_never_lost)
+{
+    /* The receive frees a slot for the blocked sender, and the close comes
+     * right after: whether the sender is admitted first or sees the close
+     * first may vary, but an element that was accepted is received, and one
+     * that was refused is handed back. */
+    for (int round = 0; round < 20; round++) {
+        make_bounded(1);
+        send_ints(0, 1);
+        struct blocked_op op;
+        start_op(&op, send_op, 1);
+        wait_until_blocked(&op);
+        int v;
+        ck_assert_int_eq(mpsc_recv(rx, &v), CHAN_OK);
+        mpsc_receiver_close(rx);
+        join_woken_op(&op, "the sender");
+        enum chan_status next = mpsc_recv(rx, &v);
+        if (op.status == CHAN_OK) {
+            ck_assert_msg(next == CHAN_OK && v == 1,
+                          "the send was accepted but the receiver got %s", chan_status_name(next));
+            next = mpsc_recv(rx, &v);
+        } else {
+            ck_assert_int_eq(op.status, CHAN_CLOSED);
+            ck_assert_int_eq(op.value, 1);
+        }
+        ck_assert_int_eq(next, CHAN_CLOSED);
+        drop_both();
+    }
+}
+END_TEST
+
 START_TEST(b27_sender_sees_is_closed_and_wait_closed_fire_on_receiver_close)
 {
     make_bounded(1);
@@ -1395,6 +1572,11 @@ static Suite *make_mpsc_suite(bool fifo_admission)
     tcase_add_test(tc, b25_dropped_receiver_fails_sends_and_destroys_queued_values);
     tcase_add_test(tc, b26_sender_blocked_on_full_wakes_closed_when_receiver_closes);
     tcase_add_test(tc, b26_sender_blocked_on_full_wakes_closed_when_receiver_is_dropped);
+    tcase_add_test(tc, b26_receiver_close_wakes_every_blocked_sender_and_reservation_with_closed);
+    tcase_add_test(tc, b26_receiver_drop_wakes_every_blocked_sender_and_reservation_with_closed);
+    tcase_add_test(tc, b26_a_slot_freed_after_the_close_does_not_admit_a_blocked_sender);
+    tcase_add_test(tc, b26_slots_freed_after_the_close_grant_no_blocked_reservation);
+    tcase_add_test(tc, b34_a_slot_freed_just_before_the_close_is_used_or_refused_never_lost);
     tcase_add_test(tc, b27_sender_sees_is_closed_and_wait_closed_fire_on_receiver_close);
     tcase_add_test(tc, b28_close_twice_is_harmless);
     suite_add_tcase(s, tc);
