@@ -8,11 +8,11 @@
  *   - A test that needs a thread to be blocked before it goes on (to queue
  *     senders in a known order, or to close under their feet) waits until
  *     the thread is seen asleep in its condition-variable wait
- *     (test_wait_until_asleep_in_cond_wait), however long that takes.
+ *     (test_assert_asleep_in_wait), however long that takes.
  *   - Other tests give a thread 50 ms to block and then check that it has
  *     NOT returned, which is true however the threads are scheduled,
  *     because nothing it waits for has happened yet.
- *   - A thread that must wake is given WAKE_BOUND_MS, far more than any
+ *   - A thread that must wake is given TEST_WAKE_BOUND_MS, far more than any
  *     wake-up takes even under valgrind, so that a lost wake-up fails with
  *     a message instead of hanging the suite.
  */
@@ -63,11 +63,6 @@ struct blocked_op {
     struct mpsc_permit permit;   /* what a reservation got */
     int64_t returned_at_ms;
 };
-
-/* How long a thread that must wake up may take to return.  Far more than a
- * wake-up costs on a loaded machine or under valgrind: reaching it means
- * the wake-up was lost. */
-enum { WAKE_BOUND_MS = 10000 };
 
 static void op_begins(struct blocked_op *op)
 {
@@ -133,11 +128,7 @@ static void assert_still_blocked(struct blocked_op *op)
  * operation needs: from then on it is queued (or counted) as a waiter. */
 static void wait_until_blocked(struct blocked_op *op)
 {
-    bool asleep = test_wait_until_asleep_in_cond_wait(&op->tid, &op->done, WAKE_BOUND_MS);
-    ck_assert_msg(!atomic_load(&op->done), "the operation returned (%s) but should be blocked",
-                  chan_status_name(op->status));
-    ck_assert_msg(asleep, "the operation's thread was not asleep in a wait after %d ms",
-                  WAKE_BOUND_MS);
+    test_assert_asleep_in_wait(&op->tid, &op->done, "the operation");
 }
 
 static void join_op(struct blocked_op *op)
@@ -147,11 +138,10 @@ static void join_op(struct blocked_op *op)
 }
 
 /* Joins a thread that must have been woken, failing (rather than hanging)
- * if it is still blocked WAKE_BOUND_MS from now. */
+ * if it is still blocked TEST_WAKE_BOUND_MS from now. */
 static void join_woken_op(struct blocked_op *op, const char *what)
 {
-    ck_assert_msg(test_wait_for_flag(&op->done, WAKE_BOUND_MS),
-                  "%s was still blocked %d ms later: it was never woken", what, WAKE_BOUND_MS);
+    test_assert_returns(&op->done, what);
     join_op(op);
 }
 

@@ -46,6 +46,7 @@ static void make_int_channel(void)
 /* A thread that runs one blocking operation and records how it ended. */
 struct blocked_op {
     pthread_t thread;
+    atomic_long tid; /* the thread's id, for test_assert_asleep_in_wait */
     atomic_bool done;
     enum chan_status status;
     int value;
@@ -54,6 +55,7 @@ struct blocked_op {
 static void *recv_op(void *arg)
 {
     struct blocked_op *op = arg;
+    atomic_store(&op->tid, test_thread_id());
     op->status = oneshot_recv(rx, &op->value);
     atomic_store(&op->done, true);
     return NULL;
@@ -62,15 +64,20 @@ static void *recv_op(void *arg)
 static void *recv_timeout_op(void *arg)
 {
     struct blocked_op *op = arg;
+    atomic_store(&op->tid, test_thread_id());
     op->status = oneshot_recv_timeout(rx, &op->value, 10000);
     atomic_store(&op->done, true);
     return NULL;
 }
 
+/* Its timeout is far beyond TEST_WAKE_BOUND_MS: a close that forgets to
+ * wake it is seen as a thread still waiting, not as a timeout that happens
+ * to find the receiver closed. */
 static void *wait_closed_op(void *arg)
 {
     struct blocked_op *op = arg;
-    op->status = oneshot_sender_wait_closed_timeout(tx, 10000);
+    atomic_store(&op->tid, test_thread_id());
+    op->status = oneshot_sender_wait_closed_timeout(tx, 60000);
     atomic_store(&op->done, true);
     return NULL;
 }
@@ -393,8 +400,9 @@ START_TEST(b27_is_closed_and_wait_closed_fire_when_the_receiver_closes)
     ck_assert(!oneshot_sender_is_closed(tx));
     struct blocked_op op;
     start_op(&op, wait_closed_op);
-    assert_still_blocked(&op);
+    test_assert_asleep_in_wait(&op.tid, &op.done, "oneshot_sender_wait_closed_timeout");
     oneshot_receiver_close(rx);
+    test_assert_returns(&op.done, "oneshot_sender_wait_closed_timeout, after the close,");
     join_op(&op);
     ck_assert_int_eq(op.status, CHAN_CLOSED);
     ck_assert(oneshot_sender_is_closed(tx));
@@ -411,8 +419,9 @@ START_TEST(b27_wait_closed_wakes_when_the_receiver_is_dropped)
     make_int_channel();
     struct blocked_op op;
     start_op(&op, wait_closed_op);
-    assert_still_blocked(&op);
+    test_assert_asleep_in_wait(&op.tid, &op.done, "oneshot_sender_wait_closed_timeout");
     oneshot_receiver_drop(rx);
+    test_assert_returns(&op.done, "oneshot_sender_wait_closed_timeout, after the drop,");
     join_op(&op);
     ck_assert_int_eq(op.status, CHAN_CLOSED);
     ck_assert(oneshot_sender_is_closed(tx));

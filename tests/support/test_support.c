@@ -81,8 +81,9 @@ static bool asleep_in_cond_wait(long tid)
     char path[64], line[256];
     snprintf(path, sizeof path, "/proc/self/task/%ld/syscall", tid);
     FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return false;
+    if (f == NULL && errno == ENOENT)
+        return false; /* the thread has just ended: the caller sees it done */
+    ck_assert_msg(f != NULL, "cannot read %s: %s", path, strerror(errno));
     /* "NR arg1 arg2 ...", or "running" / "-1 ..." outside a system call. */
     bool in_wait = false;
     long nr;
@@ -100,35 +101,34 @@ static bool asleep_in_cond_wait(long tid)
 }
 #endif
 
-bool test_wait_until_asleep_in_cond_wait(const atomic_long *tid, const atomic_bool *done,
-                                         unsigned bound_ms)
+void test_assert_asleep_in_wait(const atomic_long *tid, const atomic_bool *done,
+                                const char *what)
 {
 #ifdef __linux__
-    int64_t give_up = test_now_ms() + bound_ms;
+    int64_t give_up = test_now_ms() + TEST_WAKE_BOUND_MS;
     for (;;) {
-        if (atomic_load(done))
-            return false;
+        ck_assert_msg(!atomic_load(done), "%s returned, but should be waiting", what);
         long id = atomic_load(tid);
         if (id != 0 && asleep_in_cond_wait(id))
-            return !atomic_load(done);
-        if (test_now_ms() > give_up)
-            return false;
+            break;
+        ck_assert_msg(test_now_ms() <= give_up, "%s was not asleep in a wait after %d ms", what,
+                      TEST_WAKE_BOUND_MS);
         test_sleep_ms(1);
     }
 #else
     (void)tid;
-    (void)bound_ms;
     test_sleep_ms(50);
-    return !atomic_load(done);
 #endif
+    ck_assert_msg(!atomic_load(done), "%s returned, but should be waiting", what);
 }
 
-bool test_wait_for_flag(const atomic_bool *flag, unsigned bound_ms)
+void test_assert_returns(const atomic_bool *done, const char *what)
 {
-    int64_t give_up = test_now_ms() + bound_ms;
-    while (!atomic_load(flag) && test_now_ms() <= give_up)
+    int64_t give_up = test_now_ms() + TEST_WAKE_BOUND_MS;
+    while (!atomic_load(done) && test_now_ms() <= give_up)
         test_sleep_ms(1);
-    return atomic_load(flag);
+    ck_assert_msg(atomic_load(done), "%s was still blocked %d ms later: it was never woken", what,
+                  TEST_WAKE_BOUND_MS);
 }
 
 long test_stress_divisor(void)

@@ -23,29 +23,34 @@ int64_t test_now_us(void);
 /* Sleeps `ms` milliseconds (nanosleep, resumed after signals). */
 void test_sleep_ms(unsigned ms);
 
+/* How long a thread that must wake up may take to return.  Far more than a
+ * wake-up costs on a loaded machine or under valgrind: reaching it means
+ * the wake-up was lost. */
+enum { TEST_WAKE_BOUND_MS = 10000 };
+
 /* The calling thread's id as the kernel knows it (Linux's gettid), for
- * test_wait_until_asleep_in_cond_wait; 0 where there is none. */
+ * test_assert_asleep_in_wait; 0 where there is none. */
 long test_thread_id(void);
 
 /*
  * Waits until the thread whose id is (or will be) stored in *tid is asleep
- * inside pthread_cond_wait or pthread_cond_timedwait, that is: it has
- * checked what it waits for, found it missing, and gone to sleep.  Stops
- * early when *done becomes true (the thread returned instead of sleeping).
- * Returns true once the thread is seen asleep, false if *done was set or
- * `bound_ms` passed first.
+ * inside pthread_cond_wait or pthread_cond_timedwait: it has checked what it
+ * waits for, found it missing, and gone to sleep.  Fails the test, naming
+ * `what`, if *done becomes true first (the thread returned instead of
+ * waiting) or if TEST_WAKE_BOUND_MS pass.
  *
  * How: Linux shows in /proc/self/task/TID/syscall the system call a thread
- * is blocked in.  A condition-variable wait is a futex FUTEX_WAIT_BITSET;
- * a thread blocked on a mutex (or inside a sanitizer's own locks) uses
+ * is blocked in.  A condition-variable wait is a futex FUTEX_WAIT_BITSET; a
+ * thread blocked on a mutex (or inside a sanitizer's own locks) uses
  * FUTEX_WAIT, so it does not count: it has not reached its wait yet.
  * Elsewhere this falls back to giving the thread 50 ms.
  */
-bool test_wait_until_asleep_in_cond_wait(const atomic_long *tid, const atomic_bool *done,
-                                         unsigned bound_ms);
+void test_assert_asleep_in_wait(const atomic_long *tid, const atomic_bool *done,
+                                const char *what);
 
-/* Waits until *flag is true, for at most `bound_ms`.  Returns *flag. */
-bool test_wait_for_flag(const atomic_bool *flag, unsigned bound_ms);
+/* Fails the test, naming `what`, unless *done becomes true within
+ * TEST_WAKE_BOUND_MS: for a thread that must have been woken. */
+void test_assert_returns(const atomic_bool *done, const char *what);
 
 /* How much to scale the size of stress loops: $TEST_STRESS_SCALE as a
  * divisor (default 1).  valgrind runs use a larger divisor because it runs
