@@ -1097,14 +1097,16 @@ START_TEST(b38_data_written_before_send_is_visible_after_recv)
 }
 END_TEST
 
-START_TEST(b39_timed_waits_never_report_timeout_early)
+START_TEST(b39_every_timed_wait_lasts_its_whole_timeout_and_not_much_more)
 {
+    /* On a condition variable timing on the wall clock, the monotonic
+     * deadline is long past: each receive would return at once. */
     make_int_channel(2);
     int v;
     for (int i = 0; i < 10; i++) {
         int64_t start = test_now_us();
         ck_assert_int_eq(broadcast_recv_timeout(rx, &v, NULL, 20), CHAN_TIMEOUT);
-        ck_assert_int_ge(test_now_us() - start, 20000 - 1000);
+        test_assert_waited(start, 20, "broadcast_recv_timeout");
     }
     broadcast_sender_drop(tx);
     broadcast_receiver_drop(rx);
@@ -1180,7 +1182,7 @@ Suite *broadcast_suite(void)
     tcase_add_test(tc, b35_concurrent_drops_of_many_senders_close_exactly_once);
     tcase_add_test(tc, b35_concurrent_drops_of_many_receivers_destroy_retained_values_once);
     tcase_add_test(tc, b38_data_written_before_send_is_visible_after_recv);
-    tcase_add_test(tc, b39_timed_waits_never_report_timeout_early);
+    tcase_add_test(tc, b39_every_timed_wait_lasts_its_whole_timeout_and_not_much_more);
     suite_add_tcase(s, tc);
 
     return s;

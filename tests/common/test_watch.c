@@ -766,13 +766,15 @@ START_TEST(b38_data_written_before_send_is_visible_after_changed)
 }
 END_TEST
 
-START_TEST(b39_timed_waits_never_report_timeout_early)
+START_TEST(b39_every_timed_wait_lasts_its_whole_timeout_and_not_much_more)
 {
+    /* On a condition variable timing on the wall clock, the monotonic
+     * deadline is long past: each wait would return at once. */
     make_int_channel(0);
     for (int i = 0; i < 10; i++) {
         int64_t start = test_now_us();
         ck_assert_int_eq(watch_changed_timeout(rx, 20), CHAN_TIMEOUT);
-        ck_assert_int_ge(test_now_us() - start, 20000 - 1000);
+        test_assert_waited(start, 20, "watch_changed_timeout");
     }
     watch_sender_drop(tx);
     watch_receiver_drop(rx);
@@ -826,7 +828,7 @@ Suite *watch_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, b35_concurrent_drops_of_many_senders_close_exactly_once);
     tcase_add_test(tc, b38_data_written_before_send_is_visible_after_changed);
-    tcase_add_test(tc, b39_timed_waits_never_report_timeout_early);
+    tcase_add_test(tc, b39_every_timed_wait_lasts_its_whole_timeout_and_not_much_more);
     suite_add_tcase(s, tc);
 
     return s;

@@ -131,6 +131,17 @@ void test_assert_returns(const atomic_bool *done, const char *what)
                   TEST_WAKE_BOUND_MS);
 }
 
+void test_assert_waited(int64_t started_us, unsigned timeout_ms, const char *what)
+{
+    int64_t took_us = test_now_us() - started_us;
+    ck_assert_msg(took_us >= (int64_t)timeout_ms * 1000,
+                  "%s timed out after %lld us, before its timeout of %u ms", what,
+                  (long long)took_us, timeout_ms);
+    ck_assert_msg(took_us <= ((int64_t)timeout_ms + TEST_WAKE_BOUND_MS) * 1000,
+                  "%s took %lld ms to time out after %u ms", what, (long long)(took_us / 1000),
+                  timeout_ms);
+}
+
 long test_stress_divisor(void)
 {
     const char *s = getenv("TEST_STRESS_SCALE");

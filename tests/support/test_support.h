@@ -52,6 +52,13 @@ void test_assert_asleep_in_wait(const atomic_long *tid, const atomic_bool *done,
  * TEST_WAKE_BOUND_MS: for a thread that must have been woken. */
 void test_assert_returns(const atomic_bool *done, const char *what);
 
+/* For a timed call that has just timed out, started at `started_us`
+ * (test_now_us): fails the test, naming `what`, unless it waited at least
+ * its whole `timeout_ms` - a wait that ends early is the sign of a
+ * condition variable timing on the wrong clock - and at most
+ * TEST_WAKE_BOUND_MS more. */
+void test_assert_waited(int64_t started_us, unsigned timeout_ms, const char *what);
+
 /* How much to scale the size of stress loops: $TEST_STRESS_SCALE as a
  * divisor (default 1).  valgrind runs use a larger divisor because it runs
  * threads one at a time, 20-50 times slower; the loops stay as they are in
