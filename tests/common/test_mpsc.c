@@ -1493,6 +1493,163 @@ START_TEST(b39_every_timed_wait_lasts_its_whole_timeout_and_not_much_more)
 }
 END_TEST
 
+/* ---- Queries while other threads change the channel ---------------------------------- */
+
+/* Each query, called by its own test_querier thread; false for an answer
+ * no state of a channel of QUERIED_CAPACITY allows.  mpsc_is_empty and
+ * mpsc_is_full may say either; they are called so that ThreadSanitizer
+ * sees what they read. */
+enum { QUERIED_CAPACITY = 4 };
+
+static bool query_len(void *state)
+{
+    (void)state;
+    return mpsc_len(rx) <= QUERIED_CAPACITY;
+}
+
+static bool query_sender_len(void *state)
+{
+    (void)state;
+    return mpsc_sender_len(tx) <= QUERIED_CAPACITY;
+}
+
+static bool query_sender_capacity(void *state)
+{
+    /* Free slots: capacity - queued - reserved, read together.  Queued and
+     * reserved read at different moments can add up to more than the
+     * capacity, and the difference wraps to a huge number. */
+    (void)state;
+    return mpsc_sender_capacity(tx) <= QUERIED_CAPACITY;
+}
+
+static bool query_sender_max_capacity(void *state)
+{
+    (void)state;
+    return mpsc_sender_max_capacity(tx) == QUERIED_CAPACITY;
+}
+
+static bool query_capacity(void *state)
+{
+    (void)state;
+    return mpsc_capacity(rx) == QUERIED_CAPACITY;
+}
+
+static bool query_is_empty(void *state)
+{
+    (void)state;
+    (void)mpsc_is_empty(rx);
+    return true;
+}
+
+static bool query_is_full(void *state)
+{
+    (void)state;
+    (void)mpsc_is_full(rx);
+    return true;
+}
+
+/* A channel that said "closed" never reopens.  *seen_closed: said so. */
+static bool still_closed_once_closed(bool closed, bool *seen_closed)
+{
+    bool possible = closed || !*seen_closed;
+    *seen_closed = *seen_closed || closed;
+    return possible;
+}
+
+static bool query_is_closed(void *seen_closed)
+{
+    return still_closed_once_closed(mpsc_is_closed(rx), seen_closed);
+}
+
+static bool query_sender_is_closed(void *seen_closed)
+{
+    return still_closed_once_closed(mpsc_sender_is_closed(tx), seen_closed);
+}
+
+struct mixed_sender {
+    struct mpsc_sender *tx;
+    int count;
+    int refused;
+};
+
+/* Sends `count` elements three ways in turn: mpsc_send, mpsc_try_send
+ * (falling back to mpsc_send when full) and a permit, so that the queued,
+ * reserved and free counts all move. */
+static void *send_three_ways(void *arg)
+{
+    struct mixed_sender *m = arg;
+    for (int i = 0; i < m->count; i++) {
+        enum chan_status st;
+        if (i % 3 == 0) {
+            st = mpsc_send(m->tx, &i);
+        } else if (i % 3 == 1) {
+            st = mpsc_try_send(m->tx, &i);
+            if (st == CHAN_FULL)
+                st = mpsc_send(m->tx, &i);
+        } else {
+            struct mpsc_permit p;
+            st = mpsc_reserve(m->tx, &p);
+            if (st == CHAN_OK)
+                st = mpsc_permit_send(&p, &i);
+        }
+        m->refused += st != CHAN_OK;
+    }
+    mpsc_sender_drop(m->tx);
+    return NULL;
+}
+
+START_TEST(b03_every_query_answers_sanely_while_other_threads_send_receive_and_close)
+{
+    make_bounded(QUERIED_CAPACITY);
+    bool seen_closed[2] = { false, false };
+    struct test_querier q[] = {
+        { .name = "mpsc_len" }, { .name = "mpsc_sender_len" },
+        { .name = "mpsc_sender_capacity" }, { .name = "mpsc_sender_max_capacity" },
+        { .name = "mpsc_capacity" }, { .name = "mpsc_is_empty" }, { .name = "mpsc_is_full" },
+        { .name = "mpsc_is_closed" }, { .name = "mpsc_sender_is_closed" },
+    };
+    bool (*const queries[])(void *) = {
+        query_len, query_sender_len, query_sender_capacity, query_sender_max_capacity,
+        query_capacity, query_is_empty, query_is_full, query_is_closed, query_sender_is_closed,
+    };
+    enum { QUERIES = sizeof q / sizeof q[0], SENDERS = 2 };
+    for (size_t i = 0; i < QUERIES; i++)
+        test_querier_start(&q[i], q[i].name, queries[i],
+                           i >= QUERIES - 2 ? &seen_closed[i - (QUERIES - 2)] : NULL);
+
+    int per_sender = 3000 / (int)test_stress_divisor();
+    pthread_t threads[SENDERS];
+    struct mixed_sender senders[SENDERS];
+    for (int i = 0; i < SENDERS; i++) {
+        senders[i] = (struct mixed_sender){ mpsc_sender_clone(tx), per_sender, 0 };
+        ck_assert_int_eq(pthread_create(&threads[i], NULL, send_three_ways, &senders[i]), 0);
+    }
+    int received = 0, buf[3];
+    while (received < SENDERS * per_sender) {
+        if (received % 2 == 0) {
+            ck_assert_int_eq(mpsc_recv(rx, buf), CHAN_OK);
+            received++;
+        } else {
+            received += (int)mpsc_recv_many(rx, buf, 3);
+        }
+    }
+    for (int i = 0; i < SENDERS; i++) {
+        pthread_join(threads[i], NULL);
+        ck_assert_int_eq(senders[i].refused, 0);
+    }
+
+    /* The close, while they ask: each must then say "closed". */
+    mpsc_receiver_close(rx);
+    for (size_t i = 0; i < QUERIES; i++)
+        test_querier_wait_for_calls(&q[i], 2);
+    for (size_t i = 0; i < QUERIES; i++)
+        test_querier_stop(&q[i]);
+    ck_assert_msg(seen_closed[0], "mpsc_is_closed never said closed after the close");
+    ck_assert_msg(seen_closed[1], "mpsc_sender_is_closed never said closed after the close");
+    drop_both();
+}
+END_TEST
+
 START_TEST(stress_16_producers_1m_messages_through_capacity_16)
 {
     /* None lost, none duplicated, per-producer order kept, with the
@@ -1598,6 +1755,7 @@ static Suite *make_mpsc_suite(bool fifo_admission)
     tcase_add_test(tc, b37_send_then_try_recv_from_many_threads_always_succeeds);
     tcase_add_test(tc, b38_data_written_before_send_is_visible_after_recv);
     tcase_add_test(tc, b39_every_timed_wait_lasts_its_whole_timeout_and_not_much_more);
+    tcase_add_test(tc, b03_every_query_answers_sanely_while_other_threads_send_receive_and_close);
     tcase_add_test(tc, stress_16_producers_1m_messages_through_capacity_16);
     tcase_add_test(tc, stress_16_producers_one_at_a_time_receives_capacity_1);
     suite_add_tcase(s, tc);

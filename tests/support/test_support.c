@@ -5,6 +5,7 @@
 #include "test_support.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +141,50 @@ void test_assert_waited(int64_t started_us, unsigned timeout_ms, const char *wha
     ck_assert_msg(took_us <= ((int64_t)timeout_ms + TEST_WAKE_BOUND_MS) * 1000,
                   "%s took %lld ms to time out after %u ms", what, (long long)(took_us / 1000),
                   timeout_ms);
+}
+
+static void *querier_loop(void *arg)
+{
+    struct test_querier *q = arg;
+    while (!atomic_load(&q->stop)) {
+        if (!q->query(q->state))
+            atomic_fetch_add(&q->wrong, 1);
+        atomic_fetch_add(&q->calls, 1);
+        sched_yield(); /* ask often, but leave the channel to its users */
+    }
+    return NULL;
+}
+
+void test_querier_start(struct test_querier *q, const char *name, bool (*query)(void *state),
+                        void *state)
+{
+    q->name = name;
+    q->query = query;
+    q->state = state;
+    atomic_init(&q->stop, false);
+    atomic_init(&q->calls, 0);
+    atomic_init(&q->wrong, 0);
+    ck_assert_int_eq(pthread_create(&q->thread, NULL, querier_loop, q), 0);
+}
+
+void test_querier_wait_for_calls(struct test_querier *q, long more)
+{
+    long target = atomic_load(&q->calls) + more;
+    int64_t give_up = test_now_ms() + TEST_WAKE_BOUND_MS;
+    while (atomic_load(&q->calls) < target) {
+        ck_assert_msg(test_now_ms() <= give_up, "%s: no answer for %d ms", q->name,
+                      TEST_WAKE_BOUND_MS);
+        test_sleep_ms(1);
+    }
+}
+
+void test_querier_stop(struct test_querier *q)
+{
+    atomic_store(&q->stop, true);
+    ck_assert_int_eq(pthread_join(q->thread, NULL), 0);
+    ck_assert_msg(atomic_load(&q->calls) > 0, "%s was never called", q->name);
+    ck_assert_msg(atomic_load(&q->wrong) == 0, "%s gave %ld impossible answers in %ld calls",
+                  q->name, atomic_load(&q->wrong), atomic_load(&q->calls));
 }
 
 long test_stress_divisor(void)

@@ -4,6 +4,7 @@
 #ifndef TEST_SUPPORT_H
 #define TEST_SUPPORT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -58,6 +59,36 @@ void test_assert_returns(const atomic_bool *done, const char *what);
  * condition variable timing on the wrong clock - and at most
  * TEST_WAKE_BOUND_MS more. */
 void test_assert_waited(int64_t started_us, unsigned timeout_ms, const char *what);
+
+/*
+ * A thread that asks one question of a channel (a query such as mpsc_len)
+ * over and over while other threads change the channel.  ThreadSanitizer
+ * reports a query that reads shared state without the channel's lock only
+ * when such a change happens during the read, so every query needs a test
+ * like this.  `query` makes one call and returns false if the answer is one
+ * no state of the channel allows; `state` is its own, for answers that
+ * depend on earlier ones (a channel that said "closed" never reopens).
+ */
+struct test_querier {
+    pthread_t thread;
+    const char *name;
+    bool (*query)(void *state);
+    void *state;
+    atomic_bool stop;
+    atomic_long calls;
+    atomic_long wrong;
+};
+
+void test_querier_start(struct test_querier *q, const char *name, bool (*query)(void *state),
+                        void *state);
+
+/* Waits (at most TEST_WAKE_BOUND_MS) until the querier has answered `more`
+ * more times: with more >= 2, at least one call began after this one. */
+void test_querier_wait_for_calls(struct test_querier *q, long more);
+
+/* Stops and joins the querier; fails the test if it made no call or got
+ * an impossible answer. */
+void test_querier_stop(struct test_querier *q);
 
 /* How much to scale the size of stress loops: $TEST_STRESS_SCALE as a
  * divisor (default 1).  valgrind runs use a larger divisor because it runs
