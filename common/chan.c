@@ -20,6 +20,7 @@ const char *chan_status_name(enum chan_status status)
     case CHAN_EMPTY:   return "empty";
     case CHAN_TIMEOUT: return "timed out";
     case CHAN_LAGGED:  return "lagged";
+    case CHAN_NO_MEMORY: return "out of memory";
     }
     return "unknown status";
 }

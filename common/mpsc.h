@@ -80,19 +80,20 @@ struct mpsc_sender *mpsc_sender_clone(struct mpsc_sender *tx);
 /* Gives up this handle.  Dropping the last one closes the channel. */
 void mpsc_sender_drop(struct mpsc_sender *tx);
 
-/* Copies *elem into the channel, waiting while it is full.
- * CHAN_OK, or CHAN_CLOSED if the receiver closed or was dropped (then the
- * element was not taken: it is still the caller's).  CHAN_CLOSED is also
- * the answer in the one case where the channel cannot take the element for
- * lack of memory (an unbounded channel that cannot grow): the element is
- * still the caller's, so nothing is lost either way. */
+/* Copies *elem into the channel, waiting while it is full.  CHAN_OK; or,
+ * with the element not taken (it is still the caller's):
+ *   CHAN_CLOSED     the receiver closed or was dropped, before the send or
+ *                   while it waited for room;
+ *   CHAN_NO_MEMORY  the channel could not get the memory the send needs:
+ *                   an unbounded channel whose queue cannot grow.  The
+ *                   channel itself is fine; later sends may succeed. */
 enum chan_status mpsc_send(struct mpsc_sender *tx, const void *elem);
 
 /* mpsc_send, giving up with CHAN_TIMEOUT after `timeout_ms`. */
 enum chan_status mpsc_send_timeout(struct mpsc_sender *tx, const void *elem,
                                    unsigned timeout_ms);
 
-/* Never waits: CHAN_OK, CHAN_FULL or CHAN_CLOSED. */
+/* Never waits: CHAN_OK, CHAN_FULL, CHAN_CLOSED or CHAN_NO_MEMORY. */
 enum chan_status mpsc_try_send(struct mpsc_sender *tx, const void *elem);
 
 /* True once the receiver has closed or been dropped. */
@@ -138,8 +139,10 @@ enum chan_status mpsc_try_reserve_many(struct mpsc_sender *tx, size_t n,
 
 /* Sends *elem into one reserved slot.  It is delivered even if the receiver
  * closed after the reservation; only a dropped receiver (nobody could ever
- * read it) refuses it, with CHAN_CLOSED, leaving the element with the
- * caller.  The permit's remaining slots stay reserved. */
+ * read it) refuses it, with CHAN_CLOSED, and an unbounded channel whose
+ * queue cannot grow, with CHAN_NO_MEMORY.  Refused, the element stays the
+ * caller's and the slot is given back.  The permit's remaining slots stay
+ * reserved. */
 enum chan_status mpsc_permit_send(struct mpsc_permit *permit, const void *elem);
 
 /* Releases the slots the permit still holds and wakes senders waiting for

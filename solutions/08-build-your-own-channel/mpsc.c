@@ -389,7 +389,7 @@ static enum chan_status send_common(struct mpsc_sender *tx, const void *elem,
     pthread_mutex_lock(&c->lock);
     enum chan_status st = wait_for_room(c, 1, try_only, deadline);
     if (st == CHAN_OK && !push(c, elem))
-        st = CHAN_CLOSED; /* an unbounded ring could not grow: still yours */
+        st = CHAN_NO_MEMORY; /* an unbounded ring could not grow: still yours */
     if (st == CHAN_OK) {
         /* The receiver may be asleep waiting for exactly this.  Signalled
          * with the lock held: it cannot be between its check and its
@@ -547,11 +547,13 @@ enum chan_status mpsc_permit_send(struct mpsc_permit *permit, const void *elem)
         return CHAN_CLOSED; /* used up: there is no slot to send into */
     pthread_mutex_lock(&c->lock);
     enum chan_status st = CHAN_OK;
-    if (!c->rx_alive || !push(c, elem)) {
-        /* Nobody can ever read it (or an unbounded ring could not grow):
-         * the element stays the caller's, and the slot goes back. */
+    if (!c->rx_alive)
+        st = CHAN_CLOSED;    /* nobody can ever read it */
+    else if (!push(c, elem))
+        st = CHAN_NO_MEMORY; /* an unbounded ring could not grow */
+    if (st != CHAN_OK) {
+        /* The element stays the caller's, and the slot goes back. */
         give_back_slots(permit, 1);
-        st = CHAN_CLOSED;
     } else {
         /* The reserved slot has become a queued element. */
         permit->count--;

@@ -11,8 +11,8 @@
 
 START_TEST(every_status_has_its_own_name)
 {
-    const enum chan_status all[] = { CHAN_OK, CHAN_CLOSED, CHAN_FULL,
-                                     CHAN_EMPTY, CHAN_TIMEOUT, CHAN_LAGGED };
+    const enum chan_status all[] = { CHAN_OK,      CHAN_CLOSED, CHAN_FULL,     CHAN_EMPTY,
+                                     CHAN_TIMEOUT, CHAN_LAGGED, CHAN_NO_MEMORY };
     const size_t n = sizeof all / sizeof all[0];
     for (size_t i = 0; i < n; i++) {
         ck_assert_str_ne(chan_status_name(all[i]), "unknown status");
@@ -20,6 +20,7 @@ START_TEST(every_status_has_its_own_name)
             ck_assert_str_ne(chan_status_name(all[i]), chan_status_name(all[j]));
     }
     ck_assert_str_eq(chan_status_name(CHAN_CLOSED), "closed");
+    ck_assert_str_eq(chan_status_name(CHAN_NO_MEMORY), "out of memory");
     ck_assert_str_eq(chan_status_name((enum chan_status)99), "unknown status");
 }
 END_TEST

@@ -22,8 +22,11 @@
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "mpsc.h"
 #include "test_mpsc.h"
@@ -650,6 +653,69 @@ START_TEST(b14_reserve_many_zero_succeeds_even_when_full)
     drop_both();
 }
 END_TEST
+
+#ifdef __linux__
+/* The address space this process uses now, in bytes. */
+static size_t address_space_in_use(void)
+{
+    unsigned long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fscanf(f, "%lu", &pages), 1);
+    fclose(f);
+    return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+enum { HEADROOM_MIB = 64 };
+struct big_elem {
+    int seq;
+    unsigned char bytes[4096 - sizeof(int)];
+};
+
+START_TEST(out_of_memory_is_no_memory_not_closed_and_the_channel_keeps_working)
+{
+    /* An unbounded channel grows its queue as it fills.  With the address
+     * space limited to what the process uses now plus 64 MiB, it soon
+     * cannot: the send that needs more room must say CHAN_NO_MEMORY - not
+     * CHAN_CLOSED, the receiver is still there - keep the element out, and
+     * leave the channel working. */
+    ck_assert_int_eq(mpsc_unbounded_channel(sizeof(struct big_elem), NULL, &tx, &rx), 0);
+    static struct big_elem elem;
+    struct rlimit before, limited;
+    ck_assert_int_eq(getrlimit(RLIMIT_AS, &before), 0);
+    limited = before;
+    rlim_t cap = (rlim_t)address_space_in_use() + ((rlim_t)HEADROOM_MIB << 20);
+    if (limited.rlim_cur == RLIM_INFINITY || cap < limited.rlim_cur)
+        limited.rlim_cur = cap;
+    ck_assert_int_eq(setrlimit(RLIMIT_AS, &limited), 0);
+    /* No ck_assert until the limit is lifted: Check needs memory too. */
+    const int most = 4 * (HEADROOM_MIB << 20) / (int)sizeof elem;
+    int sent = 0;
+    enum chan_status st;
+    for (;;) {
+        elem.seq = sent;
+        st = mpsc_send(tx, &elem);
+        if (st != CHAN_OK || ++sent == most)
+            break;
+    }
+    setrlimit(RLIMIT_AS, &before);
+    ck_assert_msg(st == CHAN_NO_MEMORY,
+                  "mpsc_send into an unbounded channel that cannot grow returned %s after %d "
+                  "sends, expected %s", chan_status_name(st), sent,
+                  chan_status_name(CHAN_NO_MEMORY));
+    ck_assert_uint_eq(mpsc_len(rx), (size_t)sent); /* the refused one is not queued */
+    ck_assert(!mpsc_is_closed(rx));
+    ck_assert(!mpsc_sender_is_closed(tx));
+    /* With memory again, the same send succeeds, and all come out in order. */
+    ck_assert_int_eq(mpsc_send(tx, &elem), CHAN_OK);
+    for (int i = 0; i <= sent; i++) {
+        ck_assert_int_eq(mpsc_try_recv(rx, &elem), CHAN_OK);
+        ck_assert_int_eq(elem.seq, i);
+    }
+    drop_both();
+}
+END_TEST
+#endif
 
 /* ---- The receiving side --------------------------------------------------------------- */
 
@@ -1704,6 +1770,9 @@ static Suite *make_mpsc_suite(bool fifo_admission)
     tcase_add_test(tc, b13_reserve_takes_capacity_and_dropping_the_permit_gives_it_back);
     tcase_add_test(tc, b14_reserve_many_above_capacity_fails_at_once);
     tcase_add_test(tc, b14_reserve_many_zero_succeeds_even_when_full);
+#ifdef __linux__
+    tcase_add_test(tc, out_of_memory_is_no_memory_not_closed_and_the_channel_keeps_working);
+#endif
     suite_add_tcase(s, tc);
 
     tc = tcase_create("recv");

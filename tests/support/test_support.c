@@ -20,6 +20,25 @@
 
 #include "redis_harness.h"
 
+/* The sanitizers' allocators abort the program when an allocation fails.
+ * The channel tests make allocations fail on purpose (an unbounded channel
+ * under a limit on the address space) to check the code's own answer, so
+ * in the sanitizer builds malloc returns NULL, as the C library's does. */
+#if defined(__SANITIZE_ADDRESS__)
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "allocator_may_return_null=1";
+}
+#endif
+#if defined(__SANITIZE_THREAD__)
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void)
+{
+    return "allocator_may_return_null=1";
+}
+#endif
+
 static struct redis_harness own_server;
 static char own_url[64];
 
