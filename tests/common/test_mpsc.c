@@ -56,6 +56,16 @@ static void send_ints(int from, int to)
         ck_assert_int_eq(mpsc_send(tx, &i), CHAN_OK);
 }
 
+/* Receives from..to-1, in order. */
+static void recv_ints(int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        int v = -1;
+        ck_assert_int_eq(mpsc_recv(rx, &v), CHAN_OK);
+        ck_assert_int_eq(v, i);
+    }
+}
+
 /* A thread that runs one blocking operation and records how it ended. */
 struct blocked_op {
     pthread_t thread;
@@ -952,10 +962,7 @@ START_TEST(b23_receiver_close_fails_later_sends_and_keeps_queued_values)
     ck_assert_int_eq(v, 99);
     struct mpsc_permit p;
     ck_assert_int_eq(mpsc_reserve(tx, &p), CHAN_CLOSED);
-    for (int i = 0; i < 2; i++) {
-        ck_assert_int_eq(mpsc_recv(rx, &v), CHAN_OK);
-        ck_assert_int_eq(v, i);
-    }
+    recv_ints(0, 2);
     ck_assert_int_eq(mpsc_recv(rx, &v), CHAN_CLOSED);
     drop_both();
 }
@@ -1128,10 +1135,7 @@ START_TEST(b26_receiver_close_wakes_every_blocked_sender_and_reservation_with_cl
     mpsc_receiver_close(rx);
     expect_every_waiter_woken_closed(ops);
     int v;
-    for (int i = 0; i < 2; i++) {
-        ck_assert_int_eq(mpsc_recv(rx, &v), CHAN_OK);
-        ck_assert_int_eq(v, i);
-    }
+    recv_ints(0, 2);
     ck_assert_int_eq(mpsc_recv(rx, &v), CHAN_CLOSED);
     drop_both();
 }
@@ -1162,11 +1166,7 @@ static void block_close_then_free_the_slots(size_t capacity, void *(*fn)(void *)
     start_op(&op, fn, value);
     wait_until_blocked(&op);
     mpsc_receiver_close(rx);
-    int v;
-    for (int i = 0; i < (int)capacity; i++) {
-        ck_assert_int_eq(mpsc_recv(rx, &v), CHAN_OK);
-        ck_assert_int_eq(v, i);
-    }
+    recv_ints(0, (int)capacity);
     join_woken_op(&op, what);
     ck_assert_msg(op.status == CHAN_CLOSED,
                   "%s, blocked before the close, returned %s once the slots freed, expected %s",
@@ -1174,6 +1174,7 @@ static void block_close_then_free_the_slots(size_t capacity, void *(*fn)(void *)
     ck_assert_ptr_null(op.permit.chan);
     if (fn == send_op)
         ck_assert_int_eq(op.value, value); /* handed back */
+    int v;
     ck_assert_int_eq(mpsc_recv(rx, &v), CHAN_CLOSED);
     drop_both();
 }
