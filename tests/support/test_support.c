@@ -184,6 +184,9 @@ void test_querier_start(struct test_querier *q, const char *name, bool (*query)(
     atomic_init(&q->calls, 0);
     atomic_init(&q->wrong, 0);
     ck_assert_int_eq(pthread_create(&q->thread, NULL, querier_loop, q), 0);
+    /* Running before the caller starts changing the channel, even where
+     * threads take turns (valgrind). */
+    test_querier_wait_for_calls(q, 1);
 }
 
 void test_querier_wait_for_calls(struct test_querier *q, long more)

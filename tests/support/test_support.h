@@ -79,6 +79,7 @@ struct test_querier {
     atomic_long wrong;
 };
 
+/* Starts the thread and returns once it has answered a first time. */
 void test_querier_start(struct test_querier *q, const char *name, bool (*query)(void *state),
                         void *state);
 
