@@ -7,8 +7,9 @@
  * and never leaves a waiter hanging:
  *
  *   - An ordinary condition (full, empty, closed, timed out, lagged, out of
- *     memory) is a return value, never an abort.  Misuse a peer can cause (sending after
- *     the receiver closed, closing twice) is an ordinary condition.
+ *     memory) is a return value, never an abort.  Misuse a peer can cause
+ *     (sending after the receiver closed, closing twice) is an ordinary
+ *     condition.
  *   - A send that fails leaves the value with the caller: nothing was copied
  *     in, so the caller still owns it and decides what to do with it.
  *   - Values still inside a channel when it dies are passed, once each, to
