@@ -6,9 +6,10 @@
  * tokio::sync.  Where C forces a choice, they choose what never loses data
  * and never leaves a waiter hanging:
  *
- *   - An ordinary condition (full, empty, closed, timed out, lagged) is a
- *     return value, never an abort.  Misuse a peer can cause (sending after
- *     the receiver closed, closing twice) is an ordinary condition.
+ *   - An ordinary condition (full, empty, closed, timed out, lagged, out of
+ *     memory) is a return value, never an abort.  Misuse a peer can cause
+ *     (sending after the receiver closed, closing twice) is an ordinary
+ *     condition.
  *   - A send that fails leaves the value with the caller: nothing was copied
  *     in, so the caller still owns it and decides what to do with it.
  *   - Values still inside a channel when it dies are passed, once each, to
@@ -33,9 +34,11 @@ enum chan_status {
     CHAN_EMPTY,   /* try_recv: nothing now, but the channel is open */
     CHAN_TIMEOUT, /* a timed call ran out of time; a value is still yours */
     CHAN_LAGGED,  /* broadcast: this receiver missed values (see broadcast.h) */
+    CHAN_NO_MEMORY, /* the channel could not get the memory it needed; a value
+                       is still yours, and the channel still works */
 };
 
-/* "ok", "closed", "full", ... for messages and test output. */
+/* "ok", "closed", "full", ..., "out of memory" for messages and test output. */
 const char *chan_status_name(enum chan_status status);
 
 /*

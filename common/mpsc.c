@@ -181,9 +181,15 @@ static void unlink_waiter(struct mpsc_chan *c, struct waiter *w)
 }
 
 /* Hands free slots to waiting senders, strictly in arrival order: if the
- * head waiter needs more than is free, everyone behind it waits too. */
+ * head waiter needs more than is free, everyone behind it waits too.
+ * Once the channel is closed nobody is granted anything: a sender still
+ * waiting then was blocked when the close came, and must wake with
+ * CHAN_CLOSED even if a receive frees its slot before it gets to run.
+ * (Slots granted before the close stay granted, like permits.) */
 static void grant_waiters(struct mpsc_chan *c)
 {
+    if (c->closed)
+        return;
     while (c->wait_head != NULL && free_slots(c) >= c->wait_head->need) {
         struct waiter *w = c->wait_head;
         c->reserved += w->need;
@@ -336,8 +342,9 @@ void mpsc_sender_drop(struct mpsc_sender *tx)
  * Waits, in FIFO order behind earlier waiters, until `need` slots are
  * reserved for this caller.  `deadline` NULL waits for ever; `try_only`
  * does not wait at all.  Returns CHAN_OK with c->reserved including the
- * caller's slots, or CHAN_CLOSED / CHAN_FULL / CHAN_TIMEOUT with nothing
- * reserved.  Called and returns with the lock held.
+ * caller's slots, or CHAN_CLOSED / CHAN_FULL / CHAN_TIMEOUT /
+ * CHAN_NO_MEMORY with nothing reserved.  Called and returns with the lock
+ * held.
  */
 static enum chan_status acquire_slots(struct mpsc_chan *c, size_t need, bool try_only,
                                       const struct timespec *deadline)
@@ -354,9 +361,9 @@ static enum chan_status acquire_slots(struct mpsc_chan *c, size_t need, bool try
         return CHAN_FULL;
 
     struct waiter w = { .need = need };
-    int err = chan_cond_init(&w.cond);
-    if (err != 0)
-        return CHAN_CLOSED; /* cannot wait: treat as unable to send */
+    if (chan_cond_init(&w.cond) != 0)
+        return CHAN_NO_MEMORY; /* fails only for lack of resources (never
+                                  with glibc): nothing was reserved */
     w.prev = c->wait_tail;
     if (c->wait_tail) c->wait_tail->next = &w; else c->wait_head = &w;
     c->wait_tail = &w;
@@ -394,12 +401,13 @@ static enum chan_status acquire_slots(struct mpsc_chan *c, size_t need, bool try
     return c->closed ? CHAN_CLOSED : CHAN_TIMEOUT;
 }
 
-/* Turns one reserved slot into a queued element. */
+/* Turns one reserved slot into a queued element.  If an unbounded ring
+ * cannot grow, the slot is given up and the element stays the caller's. */
 static enum chan_status fill_reserved_slot(struct mpsc_chan *c, const void *elem)
 {
     c->reserved--;
     if (!push(c, elem))
-        return CHAN_CLOSED; /* unbounded ring could not grow: out of memory */
+        return CHAN_NO_MEMORY;
     wake_receiver(c);
     return CHAN_OK;
 }

@@ -1,10 +1,15 @@
 /*
  * mpsc.h - a multi-producer, single-consumer channel, after tokio::sync::mpsc.
  *
- * Many threads hold a `struct mpsc_sender *` (one each: clone it), exactly
- * one thread holds the `struct mpsc_receiver *`.  Elements are copied in and
- * out by value (`elem_size` bytes), so sending a `struct command` costs no
- * allocation.
+ * Many threads send, exactly one thread holds the `struct mpsc_receiver *`.
+ * Elements are copied in and out by value (`elem_size` bytes), so sending a
+ * `struct command` costs no allocation.
+ *
+ * One `struct mpsc_sender *` may be used by several threads at once: every
+ * sender call takes the channel's lock.  Cloning a sender is about
+ * lifetime, not safety: the channel closes when the last clone is dropped,
+ * so give a clone to each party that decides on its own when it is done
+ * sending (as Tokio's Sender is Sync, and cloned to be moved into tasks).
  *
  *     sender ─┐
  *     sender ─┼──► [ e0 | e1 | e2 | .. capacity .. ] ──► receiver
@@ -31,11 +36,18 @@
  * thread about to sleep first spins for a few microseconds in case what it
  * waits for is about to happen, and mpsc_recv_many takes everything queued
  * in one go: a busy receiver drains batches without sleeping between
- * elements.  One cost remains and is worth knowing: when more producers
- * block on a full channel than it has slots, every further send of theirs
- * waits its turn in the queue and costs one sleep and one wake-up.  Give a
- * channel at least as many slots as it has producers (`make bench` shows
- * the cliff).
+ * elements.
+ *
+ * How many slots?  It depends on the producers.  A producer with at most
+ * one request outstanding (it sends, then waits for the reply before it
+ * sends again) never finds the channel full if the channel has at least as
+ * many slots as there are such producers: mpsc_send then never blocks.
+ * Producers that send without waiting fill any capacity once the receiver
+ * falls behind, and from then on they block whatever the capacity; more
+ * slots only make each wake-up worth more.  With P producers keeping C
+ * slots full, a producer that wakes up finds about C/P slots for itself,
+ * so the channel costs about P/C wake-ups per element - never more than
+ * one, since a freed slot wakes exactly one sender.
  *
  * Not built: Tokio's WeakSender.  A weak handle exists to let a task refer to
  * its own channel without keeping it open; no chapter needs that, and a C
@@ -80,19 +92,20 @@ struct mpsc_sender *mpsc_sender_clone(struct mpsc_sender *tx);
 /* Gives up this handle.  Dropping the last one closes the channel. */
 void mpsc_sender_drop(struct mpsc_sender *tx);
 
-/* Copies *elem into the channel, waiting while it is full.
- * CHAN_OK, or CHAN_CLOSED if the receiver closed or was dropped (then the
- * element was not taken: it is still the caller's).  CHAN_CLOSED is also
- * the answer in the one case where the channel cannot take the element for
- * lack of memory (an unbounded channel that cannot grow): the element is
- * still the caller's, so nothing is lost either way. */
+/* Copies *elem into the channel, waiting while it is full.  CHAN_OK; or,
+ * with the element not taken (it is still the caller's):
+ *   CHAN_CLOSED     the receiver closed or was dropped, before the send or
+ *                   while it waited for room;
+ *   CHAN_NO_MEMORY  the channel could not get the memory the send needs:
+ *                   an unbounded channel whose queue cannot grow.  The
+ *                   channel itself is fine; later sends may succeed. */
 enum chan_status mpsc_send(struct mpsc_sender *tx, const void *elem);
 
 /* mpsc_send, giving up with CHAN_TIMEOUT after `timeout_ms`. */
 enum chan_status mpsc_send_timeout(struct mpsc_sender *tx, const void *elem,
                                    unsigned timeout_ms);
 
-/* Never waits: CHAN_OK, CHAN_FULL or CHAN_CLOSED. */
+/* Never waits: CHAN_OK, CHAN_FULL, CHAN_CLOSED or CHAN_NO_MEMORY. */
 enum chan_status mpsc_try_send(struct mpsc_sender *tx, const void *elem);
 
 /* True once the receiver has closed or been dropped. */
@@ -125,7 +138,8 @@ struct mpsc_permit {
     size_t count;           /* slots still held */
 };
 
-/* Waits for one slot.  CHAN_OK or CHAN_CLOSED. */
+/* Waits for one slot.  CHAN_OK, or CHAN_CLOSED if the receiver closed or
+ * was dropped, before the call or while it waited. */
 enum chan_status mpsc_reserve(struct mpsc_sender *tx, struct mpsc_permit *permit);
 /* Waits for `n` slots at once.  n == 0 succeeds at once; n above the
  * capacity fails at once with CHAN_FULL (it could never succeed). */
@@ -138,8 +152,10 @@ enum chan_status mpsc_try_reserve_many(struct mpsc_sender *tx, size_t n,
 
 /* Sends *elem into one reserved slot.  It is delivered even if the receiver
  * closed after the reservation; only a dropped receiver (nobody could ever
- * read it) refuses it, with CHAN_CLOSED, leaving the element with the
- * caller.  The permit's remaining slots stay reserved. */
+ * read it) refuses it, with CHAN_CLOSED, and an unbounded channel whose
+ * queue cannot grow, with CHAN_NO_MEMORY.  Refused, the element stays the
+ * caller's and the slot is given back.  The permit's remaining slots stay
+ * reserved. */
 enum chan_status mpsc_permit_send(struct mpsc_permit *permit, const void *elem);
 
 /* Releases the slots the permit still holds and wakes senders waiting for
@@ -172,9 +188,10 @@ size_t mpsc_recv_many(struct mpsc_receiver *rx, void *out, size_t limit);
 size_t mpsc_recv_many_timeout(struct mpsc_receiver *rx, void *out, size_t limit,
                               unsigned timeout_ms, enum chan_status *status);
 
-/* Closes the channel from the receiving end: sends fail from now on, and
- * senders blocked on a full channel wake with CHAN_CLOSED.  Elements already
- * queued (and ones sent through permits reserved earlier) can still be
+/* Closes the channel from the receiving end: sends and reservations fail
+ * from now on, and every one still waiting for room wakes with CHAN_CLOSED,
+ * even if a slot frees before it gets to run.  Elements already queued (and
+ * ones sent through permits granted before the close) can still be
  * received.  Calling it again does nothing. */
 void mpsc_receiver_close(struct mpsc_receiver *rx);
 

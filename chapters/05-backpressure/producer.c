@@ -35,7 +35,7 @@ struct flood {
     struct mpsc_sender *tx;   /* the producer's one handle to the channel */
     const char *value;        /* opts->value_size bytes, the same for every SET */
     double blocked_s;         /* time spent inside mpsc_send so far */
-    bool stopped;             /* the channel closed: issue nothing more */
+    bool stopped;             /* the channel refused for good: issue nothing more */
 };
 
 const char *const flood_mode_names[] = { "block", "try", "unbounded", NULL };
@@ -77,6 +77,15 @@ static void channel_closed(struct flood *f, struct command *cmd)
     set_problem(f, "the manager stopped taking commands");
 }
 
+/* CHAN_NO_MEMORY: the unbounded channel could not grow to take `cmd`.  The
+ * manager is fine; it is the flood that cannot go on. */
+static void out_of_memory(struct flood *f, struct command *cmd)
+{
+    reject(f, cmd);
+    f->stopped = true;
+    set_problem(f, "out of memory: the unbounded channel could not grow");
+}
+
 /* FLOOD_BLOCK and FLOOD_UNBOUNDED: hand `cmd` over, waiting for room if the
  * channel is full.  Waiting is the backpressure: while Redis is stalled,
  * the producer is held here instead of piling up commands in memory. */
@@ -86,6 +95,10 @@ static void send_waiting(struct flood *f, struct command *cmd)
     enum chan_status status = mpsc_send(f->tx, cmd);
     double waited = report_seconds_now() - started;
     f->blocked_s += waited; /* ~0 unless the channel was full */
+    if (status == CHAN_NO_MEMORY) {
+        out_of_memory(f, cmd);
+        return;
+    }
     if (status != CHAN_OK) {
         channel_closed(f, cmd);
         return;

@@ -12,8 +12,14 @@
  *   2. Every wait is a `while` loop around its condition: a thread that
  *      wakes up re-checks, because another thread may have got there first,
  *      and because condition variables may wake up for no reason at all.
- *   3. Whoever changes what a waiter waits for wakes it, with the lock held
- *      (so the change cannot slip in between a waiter's check and its sleep).
+ *   3. Whoever changes what a waiter waits for changes it with the lock
+ *      held, then wakes the waiter.  Changing it under the lock is what
+ *      keeps the wake-up from being lost: the waiter checks under the same
+ *      lock, and pthread_cond_wait releases it and sleeps in one atomic
+ *      step, so the change cannot fall between the check and the sleep.
+ *      The signal may come before or just after the unlock: both are
+ *      correct.  This file signals before, the simple default
+ *      (common/oneshot.c wakes after the unlock, and says what that takes).
  *   4. Signal (wake one) only when any one waiter can use what changed;
  *      otherwise broadcast (wake all), and let the loops of rule 2 send the
  *      ones who cannot proceed back to sleep.
@@ -329,11 +335,12 @@ static enum chan_status send_common(struct mpsc_sender *tx, const void *elem,
     pthread_mutex_lock(&c->lock);
     enum chan_status st = wait_for_room(c, 1, try_only, deadline);
     if (st == CHAN_OK && !push(c, elem))
-        st = CHAN_CLOSED; /* an unbounded ring could not grow: still yours */
+        st = CHAN_NO_MEMORY; /* an unbounded ring could not grow: still yours */
     if (st == CHAN_OK) {
-        /* The receiver may be asleep waiting for exactly this.  Signalled
-         * with the lock held: it cannot be between its check and its
-         * sleep, so the wake-up cannot be lost. */
+        /* The receiver may be asleep waiting for exactly this.  The element
+         * was queued under the lock the receiver checks `len` under, so it
+         * is either asleep already or has yet to look: either way, not
+         * lost.  (Signalling after the unlock would be correct too.) */
         pthread_cond_signal(&c->not_empty);
     }
     pthread_mutex_unlock(&c->lock);
@@ -486,11 +493,13 @@ enum chan_status mpsc_permit_send(struct mpsc_permit *permit, const void *elem)
         return CHAN_CLOSED; /* used up: there is no slot to send into */
     pthread_mutex_lock(&c->lock);
     enum chan_status st = CHAN_OK;
-    if (!c->rx_alive || !push(c, elem)) {
-        /* Nobody can ever read it (or an unbounded ring could not grow):
-         * the element stays the caller's, and the slot goes back. */
+    if (!c->rx_alive)
+        st = CHAN_CLOSED;    /* nobody can ever read it */
+    else if (!push(c, elem))
+        st = CHAN_NO_MEMORY; /* an unbounded ring could not grow */
+    if (st != CHAN_OK) {
+        /* The element stays the caller's, and the slot goes back. */
         give_back_slots(permit, 1);
-        st = CHAN_CLOSED;
     } else {
         /* The reserved slot has become a queued element. */
         permit->count--;

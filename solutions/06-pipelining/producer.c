@@ -35,7 +35,7 @@ struct flood {
     struct mpsc_sender *tx;   /* the producer's one handle to the channel */
     const char *value;        /* opts->value_size bytes, the same for every SET */
     double blocked_s;         /* time spent inside mpsc_send so far */
-    bool stopped;             /* the channel closed: issue nothing more */
+    bool stopped;             /* the channel refused for good: issue nothing more */
 };
 
 const char *const flood_mode_names[] = { "block", "try", "unbounded", NULL };
@@ -67,7 +67,11 @@ static void set_problem(struct flood *f, const char *what)
 static void reject(struct flood *f, struct command *cmd)
 {
     command_free(cmd);
+    //> pitfall refused-not-counted
     f->report->rejected++;
+    //| mistake
+    //| (void)f; /* freed, but never counted as rejected */
+    //< pitfall refused-not-counted
 }
 
 /* CHAN_CLOSED: the manager has stopped (it lost its connection), so no
@@ -77,6 +81,15 @@ static void channel_closed(struct flood *f, struct command *cmd)
     reject(f, cmd);
     f->stopped = true;
     set_problem(f, "the manager stopped taking commands");
+}
+
+/* CHAN_NO_MEMORY: the unbounded channel could not grow to take `cmd`.  The
+ * manager is fine; it is the flood that cannot go on. */
+static void out_of_memory(struct flood *f, struct command *cmd)
+{
+    reject(f, cmd);
+    f->stopped = true;
+    set_problem(f, "out of memory: the unbounded channel could not grow");
 }
 
 /* FLOOD_BLOCK and FLOOD_UNBOUNDED: hand `cmd` over, waiting for room if the
@@ -89,6 +102,10 @@ static void send_waiting(struct flood *f, struct command *cmd)
     enum chan_status status = mpsc_send(f->tx, cmd);
     double waited = report_seconds_now() - started;
     f->blocked_s += waited; /* ~0 unless the channel was full */
+    if (status == CHAN_NO_MEMORY) {
+        out_of_memory(f, cmd);
+        return;
+    }
     if (status != CHAN_OK) {
         channel_closed(f, cmd);
         return;
@@ -108,14 +125,22 @@ static void send_or_reject(struct flood *f, struct command *cmd)
 {
     //> snippet send_or_reject
     //> exercise 05
+    //> pitfall try-send-waits
     enum chan_status status = mpsc_try_send(f->tx, cmd);
+    //| mistake
+    //| enum chan_status status = mpsc_send(f->tx, cmd); /* waits for room: never refuses */
+    //< pitfall try-send-waits
     if (status == CHAN_OK) {
         f->report->sent++;
     } else if (status == CHAN_FULL) {
         /* No room right now.  The channel did not take the command, so it
          * is still ours.  A real program would retry later, shed the load
          * on purpose, or tell its own caller "busy"; here we count it. */
+        //> pitfall leak-refused
         reject(f, cmd);
+        //| mistake
+        //| f->report->rejected++; /* counted, but the command is never freed */
+        //< pitfall leak-refused
     } else {
         channel_closed(f, cmd); /* CHAN_CLOSED */
     }

@@ -4,10 +4,17 @@
  *
  * Each test is named after the behaviour it checks: `bNN_` is the item's
  * number in that list.  Item 29 (weak senders) is not built; mpsc.h says
- * why.  Tests that involve a blocked thread give it 50 ms to block and then
- * check that it has NOT returned - which is true however the threads are
- * scheduled, because nothing it waits for has happened yet - so no test
- * here depends on timing to pass.
+ * why.  No test here depends on timing to pass:
+ *   - A test that needs a thread to be blocked before it goes on (to queue
+ *     senders in a known order, or to close under their feet) waits until
+ *     the thread is seen asleep in its condition-variable wait
+ *     (test_assert_asleep_in_wait), however long that takes.
+ *   - Other tests give a thread 50 ms to block and then check that it has
+ *     NOT returned, which is true however the threads are scheduled,
+ *     because nothing it waits for has happened yet.
+ *   - A thread that must wake is given TEST_WAKE_BOUND_MS, far more than any
+ *     wake-up takes even under valgrind, so that a lost wake-up fails with
+ *     a message instead of hanging the suite.
  */
 #include <check.h>
 #include <errno.h>
@@ -15,8 +22,11 @@
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "mpsc.h"
 #include "test_mpsc.h"
@@ -46,30 +56,69 @@ static void send_ints(int from, int to)
         ck_assert_int_eq(mpsc_send(tx, &i), CHAN_OK);
 }
 
+/* Receives from..to-1, in order. */
+static void recv_ints(int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        int v = -1;
+        ck_assert_int_eq(mpsc_recv(rx, &v), CHAN_OK);
+        ck_assert_int_eq(v, i);
+    }
+}
+
 /* A thread that runs one blocking operation and records how it ended. */
 struct blocked_op {
     pthread_t thread;
+    atomic_long tid;             /* the thread's id, for wait_until_blocked */
     atomic_bool done;
     enum chan_status status;
-    int value;
+    int value;                   /* sent, received, or slots to reserve */
+    struct mpsc_permit permit;   /* what a reservation got */
     int64_t returned_at_ms;
 };
+
+static void op_begins(struct blocked_op *op)
+{
+    atomic_store(&op->tid, test_thread_id());
+}
+
+static void op_ends(struct blocked_op *op, enum chan_status st)
+{
+    op->status = st;
+    op->returned_at_ms = test_now_ms();
+    atomic_store(&op->done, true);
+}
 
 static void *recv_op(void *arg)
 {
     struct blocked_op *op = arg;
-    op->status = mpsc_recv(rx, &op->value);
-    op->returned_at_ms = test_now_ms();
-    atomic_store(&op->done, true);
+    op_begins(op);
+    op_ends(op, mpsc_recv(rx, &op->value));
     return NULL;
 }
 
 static void *send_op(void *arg)
 {
     struct blocked_op *op = arg;
-    op->status = mpsc_send(tx, &op->value);
-    op->returned_at_ms = test_now_ms();
-    atomic_store(&op->done, true);
+    op_begins(op);
+    op_ends(op, mpsc_send(tx, &op->value));
+    return NULL;
+}
+
+static void *reserve_op(void *arg)
+{
+    struct blocked_op *op = arg;
+    op_begins(op);
+    op_ends(op, op->value == 1 ? mpsc_reserve(tx, &op->permit)
+                               : mpsc_reserve_many(tx, (size_t)op->value, &op->permit));
+    return NULL;
+}
+
+static void *wait_closed_op(void *arg)
+{
+    struct blocked_op *op = arg;
+    op_begins(op);
+    op_ends(op, mpsc_sender_wait_closed_timeout(tx, 60000));
     return NULL;
 }
 
@@ -88,10 +137,25 @@ static void assert_still_blocked(struct blocked_op *op)
                   chan_status_name(op->status));
 }
 
+/* Waits until the thread is asleep in the channel, waiting for what its
+ * operation needs: from then on it is queued (or counted) as a waiter. */
+static void wait_until_blocked(struct blocked_op *op)
+{
+    test_assert_asleep_in_wait(&op->tid, &op->done, "the operation");
+}
+
 static void join_op(struct blocked_op *op)
 {
     ck_assert_int_eq(pthread_join(op->thread, NULL), 0);
     ck_assert(atomic_load(&op->done));
+}
+
+/* Joins a thread that must have been woken, failing (rather than hanging)
+ * if it is still blocked TEST_WAKE_BOUND_MS from now. */
+static void join_woken_op(struct blocked_op *op, const char *what)
+{
+    test_assert_returns(&op->done, what);
+    join_op(op);
 }
 
 /* Elements that own heap memory, with counters, so that a lost or doubly
@@ -478,7 +542,7 @@ START_TEST(b11_blocked_senders_are_admitted_in_the_order_they_blocked)
     struct blocked_op ops[4];
     for (int i = 0; i < 4; i++) {
         start_op(&ops[i], send_op, 100 + i);
-        assert_still_blocked(&ops[i]); /* so they queue in a known order */
+        wait_until_blocked(&ops[i]); /* queued before the next one starts */
     }
     for (int i = 0; i < 5; i++) {
         int v;
@@ -599,6 +663,69 @@ START_TEST(b14_reserve_many_zero_succeeds_even_when_full)
     drop_both();
 }
 END_TEST
+
+#ifdef __linux__
+/* The address space this process uses now, in bytes. */
+static size_t address_space_in_use(void)
+{
+    unsigned long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fscanf(f, "%lu", &pages), 1);
+    fclose(f);
+    return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+enum { HEADROOM_MIB = 64 };
+struct big_elem {
+    int seq;
+    unsigned char bytes[4096 - sizeof(int)];
+};
+
+START_TEST(out_of_memory_is_no_memory_not_closed_and_the_channel_keeps_working)
+{
+    /* An unbounded channel grows its queue as it fills.  With the address
+     * space limited to what the process uses now plus 64 MiB, it soon
+     * cannot: the send that needs more room must say CHAN_NO_MEMORY - not
+     * CHAN_CLOSED, the receiver is still there - keep the element out, and
+     * leave the channel working. */
+    ck_assert_int_eq(mpsc_unbounded_channel(sizeof(struct big_elem), NULL, &tx, &rx), 0);
+    static struct big_elem elem;
+    struct rlimit before, limited;
+    ck_assert_int_eq(getrlimit(RLIMIT_AS, &before), 0);
+    limited = before;
+    rlim_t cap = (rlim_t)address_space_in_use() + ((rlim_t)HEADROOM_MIB << 20);
+    if (limited.rlim_cur == RLIM_INFINITY || cap < limited.rlim_cur)
+        limited.rlim_cur = cap;
+    ck_assert_int_eq(setrlimit(RLIMIT_AS, &limited), 0);
+    /* No ck_assert until the limit is lifted: Check needs memory too. */
+    const int most = 4 * (HEADROOM_MIB << 20) / (int)sizeof elem;
+    int sent = 0;
+    enum chan_status st;
+    for (;;) {
+        elem.seq = sent;
+        st = mpsc_send(tx, &elem);
+        if (st != CHAN_OK || ++sent == most)
+            break;
+    }
+    setrlimit(RLIMIT_AS, &before);
+    ck_assert_msg(st == CHAN_NO_MEMORY,
+                  "mpsc_send into an unbounded channel that cannot grow returned %s after %d "
+                  "sends, expected %s", chan_status_name(st), sent,
+                  chan_status_name(CHAN_NO_MEMORY));
+    ck_assert_uint_eq(mpsc_len(rx), (size_t)sent); /* the refused one is not queued */
+    ck_assert(!mpsc_is_closed(rx));
+    ck_assert(!mpsc_sender_is_closed(tx));
+    /* With memory again, the same send succeeds, and all come out in order. */
+    ck_assert_int_eq(mpsc_send(tx, &elem), CHAN_OK);
+    for (int i = 0; i <= sent; i++) {
+        ck_assert_int_eq(mpsc_try_recv(rx, &elem), CHAN_OK);
+        ck_assert_int_eq(elem.seq, i);
+    }
+    drop_both();
+}
+END_TEST
+#endif
 
 /* ---- The receiving side --------------------------------------------------------------- */
 
@@ -835,10 +962,7 @@ START_TEST(b23_receiver_close_fails_later_sends_and_keeps_queued_values)
     ck_assert_int_eq(v, 99);
     struct mpsc_permit p;
     ck_assert_int_eq(mpsc_reserve(tx, &p), CHAN_CLOSED);
-    for (int i = 0; i < 2; i++) {
-        ck_assert_int_eq(mpsc_recv(rx, &v), CHAN_OK);
-        ck_assert_int_eq(v, i);
-    }
+    recv_ints(0, 2);
     ck_assert_int_eq(mpsc_recv(rx, &v), CHAN_CLOSED);
     drop_both();
 }
@@ -951,6 +1075,151 @@ START_TEST(b26_sender_blocked_on_full_wakes_closed_when_receiver_is_dropped)
     pthread_join(t, NULL);
     rx = NULL;
     drop_both();
+}
+END_TEST
+
+/* block_every_kind_of_waiter blocks, on a full channel of 2: */
+enum {
+    BLOCKED_SENDERS = 3,                  /* ops 0-2: mpsc_send */
+    BLOCKED_RESERVE = BLOCKED_SENDERS,    /* op 3: mpsc_reserve */
+    BLOCKED_RESERVE_MANY,                 /* op 4: mpsc_reserve_many(2) */
+    BLOCKED_WAIT_CLOSED,                  /* ops 5-6: wait_closed */
+    BLOCKED_WAITERS = BLOCKED_WAIT_CLOSED + 2,
+};
+
+static void block_every_kind_of_waiter(struct blocked_op ops[BLOCKED_WAITERS])
+{
+    make_bounded(2);
+    send_ints(0, 2);
+    for (int i = 0; i < BLOCKED_SENDERS; i++)
+        start_op(&ops[i], send_op, 100 + i);
+    start_op(&ops[BLOCKED_RESERVE], reserve_op, 1);
+    start_op(&ops[BLOCKED_RESERVE_MANY], reserve_op, 2);
+    for (int i = BLOCKED_WAIT_CLOSED; i < BLOCKED_WAITERS; i++)
+        start_op(&ops[i], wait_closed_op, 0);
+    for (int i = 0; i < BLOCKED_WAITERS; i++)
+        wait_until_blocked(&ops[i]);
+}
+
+static const char *waiter_name(int i)
+{
+    if (i < BLOCKED_SENDERS)
+        return "a blocked mpsc_send";
+    if (i == BLOCKED_RESERVE)
+        return "a blocked mpsc_reserve";
+    if (i == BLOCKED_RESERVE_MANY)
+        return "a blocked mpsc_reserve_many";
+    return "a blocked mpsc_sender_wait_closed_timeout";
+}
+
+/* Each waiter must wake with CHAN_CLOSED: a sender with its element handed
+ * back, a reservation with no permit. */
+static void expect_every_waiter_woken_closed(struct blocked_op ops[BLOCKED_WAITERS])
+{
+    for (int i = 0; i < BLOCKED_WAITERS; i++) {
+        join_woken_op(&ops[i], waiter_name(i));
+        ck_assert_msg(ops[i].status == CHAN_CLOSED, "%s returned %s after the close, expected %s",
+                      waiter_name(i), chan_status_name(ops[i].status),
+                      chan_status_name(CHAN_CLOSED));
+        ck_assert_ptr_null(ops[i].permit.chan);
+        if (i < BLOCKED_SENDERS)
+            ck_assert_int_eq(ops[i].value, 100 + i);
+    }
+}
+
+START_TEST(b26_receiver_close_wakes_every_blocked_sender_and_reservation_with_closed)
+{
+    /* Not just the first waiter: every one, whatever it waits for. */
+    struct blocked_op ops[BLOCKED_WAITERS];
+    block_every_kind_of_waiter(ops);
+    mpsc_receiver_close(rx);
+    expect_every_waiter_woken_closed(ops);
+    int v;
+    recv_ints(0, 2);
+    ck_assert_int_eq(mpsc_recv(rx, &v), CHAN_CLOSED);
+    drop_both();
+}
+END_TEST
+
+START_TEST(b26_receiver_drop_wakes_every_blocked_sender_and_reservation_with_closed)
+{
+    struct blocked_op ops[BLOCKED_WAITERS];
+    block_every_kind_of_waiter(ops);
+    mpsc_receiver_drop(rx);
+    rx = NULL;
+    expect_every_waiter_woken_closed(ops);
+    drop_both();
+}
+END_TEST
+
+/* Fills a channel of `capacity`, blocks one waiter on it (`fn` with
+ * `value`), closes, and at once receives everything queued, which frees
+ * every slot.  The waiter (`what`) was blocked when the channel closed, so
+ * it must wake with CHAN_CLOSED all the same, and nothing may be delivered
+ * after the close. */
+static void block_close_then_free_the_slots(size_t capacity, void *(*fn)(void *), int value,
+                                            const char *what)
+{
+    make_bounded(capacity);
+    send_ints(0, (int)capacity);
+    struct blocked_op op;
+    start_op(&op, fn, value);
+    wait_until_blocked(&op);
+    mpsc_receiver_close(rx);
+    recv_ints(0, (int)capacity);
+    join_woken_op(&op, what);
+    ck_assert_msg(op.status == CHAN_CLOSED,
+                  "%s, blocked before the close, returned %s once the slots freed, expected %s",
+                  what, chan_status_name(op.status), chan_status_name(CHAN_CLOSED));
+    ck_assert_ptr_null(op.permit.chan);
+    if (fn == send_op)
+        ck_assert_int_eq(op.value, value); /* handed back */
+    int v;
+    ck_assert_int_eq(mpsc_recv(rx, &v), CHAN_CLOSED);
+    drop_both();
+}
+
+START_TEST(b26_a_slot_freed_after_the_close_does_not_admit_a_blocked_sender)
+{
+    block_close_then_free_the_slots(1, send_op, 7, "mpsc_send");
+}
+END_TEST
+
+START_TEST(b26_slots_freed_after_the_close_grant_no_blocked_reservation)
+{
+    block_close_then_free_the_slots(1, reserve_op, 1, "mpsc_reserve");
+    block_close_then_free_the_slots(3, reserve_op, 3, "mpsc_reserve_many(3)");
+}
+END_TEST
+
+START_TEST(b34_a_slot_freed_just_before_the_close_is_used_or_refused_never_lost)
+{
+    /* The receive frees a slot for the blocked sender, and the close comes
+     * right after: whether the sender is admitted first or sees the close
+     * first may vary, but an element that was accepted is received, and one
+     * that was refused is handed back. */
+    for (int round = 0; round < 20; round++) {
+        make_bounded(1);
+        send_ints(0, 1);
+        struct blocked_op op;
+        start_op(&op, send_op, 1);
+        wait_until_blocked(&op);
+        int v;
+        ck_assert_int_eq(mpsc_recv(rx, &v), CHAN_OK);
+        mpsc_receiver_close(rx);
+        join_woken_op(&op, "the sender");
+        enum chan_status next = mpsc_recv(rx, &v);
+        if (op.status == CHAN_OK) {
+            ck_assert_msg(next == CHAN_OK && v == 1,
+                          "the send was accepted but the receiver got %s", chan_status_name(next));
+            next = mpsc_recv(rx, &v);
+        } else {
+            ck_assert_int_eq(op.status, CHAN_CLOSED);
+            ck_assert_int_eq(op.value, 1);
+        }
+        ck_assert_int_eq(next, CHAN_CLOSED);
+        drop_both();
+    }
 }
 END_TEST
 
@@ -1259,22 +1528,191 @@ START_TEST(b38_data_written_before_send_is_visible_after_recv)
 }
 END_TEST
 
-START_TEST(b39_timed_waits_never_report_success_or_timeout_early)
+START_TEST(b39_every_timed_wait_lasts_its_whole_timeout_and_not_much_more)
 {
+    /* Timed waits must sleep on a CLOCK_MONOTONIC condition variable: on
+     * the wall clock, the monotonic deadline is long past and each of these
+     * would return at once. */
     make_bounded(1);
     send_ints(0, 1);
-    for (int i = 0; i < 10; i++) {
+    int v = 5, buf[2];
+    enum chan_status st;
+    for (int i = 0; i < 3; i++) {
         int64_t start = test_now_us();
-        ck_assert_int_eq(mpsc_send_timeout(tx, &i, 20), CHAN_TIMEOUT);
-        ck_assert_int_ge(test_now_us() - start, 20000 - 1000);
+        ck_assert_int_eq(mpsc_send_timeout(tx, &v, 20), CHAN_TIMEOUT);
+        test_assert_waited(start, 20, "mpsc_send_timeout on a full channel");
+        ck_assert_int_eq(v, 5);
+        start = test_now_us();
+        ck_assert_int_eq(mpsc_sender_wait_closed_timeout(tx, 20), CHAN_TIMEOUT);
+        test_assert_waited(start, 20, "mpsc_sender_wait_closed_timeout on an open channel");
     }
-    int v;
-    mpsc_recv(rx, &v);
-    for (int i = 0; i < 10; i++) {
+    ck_assert_int_eq(mpsc_recv(rx, &v), CHAN_OK);
+    for (int i = 0; i < 3; i++) {
         int64_t start = test_now_us();
         ck_assert_int_eq(mpsc_recv_timeout(rx, &v, 20), CHAN_TIMEOUT);
-        ck_assert_int_ge(test_now_us() - start, 20000 - 1000);
+        test_assert_waited(start, 20, "mpsc_recv_timeout on an empty channel");
+        start = test_now_us();
+        ck_assert_uint_eq(mpsc_recv_many_timeout(rx, buf, 2, 20, &st), 0);
+        ck_assert_int_eq(st, CHAN_TIMEOUT);
+        test_assert_waited(start, 20, "mpsc_recv_many_timeout on an empty channel");
     }
+    drop_both();
+}
+END_TEST
+
+/* ---- Queries while other threads change the channel ---------------------------------- */
+
+/* Each query, called by its own test_querier thread; false for an answer
+ * no state of a channel of QUERIED_CAPACITY allows.  mpsc_is_empty and
+ * mpsc_is_full may say either; they are called so that ThreadSanitizer
+ * sees what they read. */
+enum { QUERIED_CAPACITY = 4 };
+
+static bool query_len(void *state)
+{
+    (void)state;
+    return mpsc_len(rx) <= QUERIED_CAPACITY;
+}
+
+static bool query_sender_len(void *state)
+{
+    (void)state;
+    return mpsc_sender_len(tx) <= QUERIED_CAPACITY;
+}
+
+static bool query_sender_capacity(void *state)
+{
+    /* Free slots: capacity - queued - reserved, read together.  Queued and
+     * reserved read at different moments can add up to more than the
+     * capacity, and the difference wraps to a huge number. */
+    (void)state;
+    return mpsc_sender_capacity(tx) <= QUERIED_CAPACITY;
+}
+
+static bool query_sender_max_capacity(void *state)
+{
+    (void)state;
+    return mpsc_sender_max_capacity(tx) == QUERIED_CAPACITY;
+}
+
+static bool query_capacity(void *state)
+{
+    (void)state;
+    return mpsc_capacity(rx) == QUERIED_CAPACITY;
+}
+
+static bool query_is_empty(void *state)
+{
+    (void)state;
+    (void)mpsc_is_empty(rx);
+    return true;
+}
+
+static bool query_is_full(void *state)
+{
+    (void)state;
+    (void)mpsc_is_full(rx);
+    return true;
+}
+
+/* A channel that said "closed" never reopens.  *seen_closed: said so. */
+static bool still_closed_once_closed(bool closed, bool *seen_closed)
+{
+    bool possible = closed || !*seen_closed;
+    *seen_closed = *seen_closed || closed;
+    return possible;
+}
+
+static bool query_is_closed(void *seen_closed)
+{
+    return still_closed_once_closed(mpsc_is_closed(rx), seen_closed);
+}
+
+static bool query_sender_is_closed(void *seen_closed)
+{
+    return still_closed_once_closed(mpsc_sender_is_closed(tx), seen_closed);
+}
+
+struct mixed_sender {
+    struct mpsc_sender *tx;
+    int count;
+    int refused;
+};
+
+/* Sends `count` elements three ways in turn: mpsc_send, mpsc_try_send
+ * (falling back to mpsc_send when full) and a permit, so that the queued,
+ * reserved and free counts all move. */
+static void *send_three_ways(void *arg)
+{
+    struct mixed_sender *m = arg;
+    for (int i = 0; i < m->count; i++) {
+        enum chan_status st;
+        if (i % 3 == 0) {
+            st = mpsc_send(m->tx, &i);
+        } else if (i % 3 == 1) {
+            st = mpsc_try_send(m->tx, &i);
+            if (st == CHAN_FULL)
+                st = mpsc_send(m->tx, &i);
+        } else {
+            struct mpsc_permit p;
+            st = mpsc_reserve(m->tx, &p);
+            if (st == CHAN_OK)
+                st = mpsc_permit_send(&p, &i);
+        }
+        m->refused += st != CHAN_OK;
+    }
+    mpsc_sender_drop(m->tx);
+    return NULL;
+}
+
+START_TEST(b03_every_query_answers_sanely_while_other_threads_send_receive_and_close)
+{
+    make_bounded(QUERIED_CAPACITY);
+    bool seen_closed[2] = { false, false };
+    struct test_querier q[] = {
+        { .name = "mpsc_len" }, { .name = "mpsc_sender_len" },
+        { .name = "mpsc_sender_capacity" }, { .name = "mpsc_sender_max_capacity" },
+        { .name = "mpsc_capacity" }, { .name = "mpsc_is_empty" }, { .name = "mpsc_is_full" },
+        { .name = "mpsc_is_closed" }, { .name = "mpsc_sender_is_closed" },
+    };
+    bool (*const queries[])(void *) = {
+        query_len, query_sender_len, query_sender_capacity, query_sender_max_capacity,
+        query_capacity, query_is_empty, query_is_full, query_is_closed, query_sender_is_closed,
+    };
+    enum { QUERIES = sizeof q / sizeof q[0], SENDERS = 2 };
+    for (size_t i = 0; i < QUERIES; i++)
+        test_querier_start(&q[i], q[i].name, queries[i],
+                           i >= QUERIES - 2 ? &seen_closed[i - (QUERIES - 2)] : NULL);
+
+    int per_sender = 3000 / (int)test_stress_divisor();
+    pthread_t threads[SENDERS];
+    struct mixed_sender senders[SENDERS];
+    for (int i = 0; i < SENDERS; i++) {
+        senders[i] = (struct mixed_sender){ mpsc_sender_clone(tx), per_sender, 0 };
+        ck_assert_int_eq(pthread_create(&threads[i], NULL, send_three_ways, &senders[i]), 0);
+    }
+    int received = 0, buf[3];
+    while (received < SENDERS * per_sender) {
+        if (received % 2 == 0) {
+            ck_assert_int_eq(mpsc_recv(rx, buf), CHAN_OK);
+            received++;
+        } else {
+            received += (int)mpsc_recv_many(rx, buf, 3);
+        }
+    }
+    for (int i = 0; i < SENDERS; i++) {
+        pthread_join(threads[i], NULL);
+        ck_assert_int_eq(senders[i].refused, 0);
+    }
+
+    /* The close, while they ask: each must then say "closed". */
+    mpsc_receiver_close(rx);
+    for (size_t i = 0; i < QUERIES; i++)
+        test_querier_wait_for_calls(&q[i], 2);
+    for (size_t i = 0; i < QUERIES; i++)
+        test_querier_stop(&q[i]);
+    ck_assert_msg(seen_closed[0], "mpsc_is_closed never said closed after the close");
+    ck_assert_msg(seen_closed[1], "mpsc_sender_is_closed never said closed after the close");
     drop_both();
 }
 END_TEST
@@ -1333,6 +1771,9 @@ static Suite *make_mpsc_suite(bool fifo_admission)
     tcase_add_test(tc, b13_reserve_takes_capacity_and_dropping_the_permit_gives_it_back);
     tcase_add_test(tc, b14_reserve_many_above_capacity_fails_at_once);
     tcase_add_test(tc, b14_reserve_many_zero_succeeds_even_when_full);
+#ifdef __linux__
+    tcase_add_test(tc, out_of_memory_is_no_memory_not_closed_and_the_channel_keeps_working);
+#endif
     suite_add_tcase(s, tc);
 
     tc = tcase_create("recv");
@@ -1360,6 +1801,11 @@ static Suite *make_mpsc_suite(bool fifo_admission)
     tcase_add_test(tc, b25_dropped_receiver_fails_sends_and_destroys_queued_values);
     tcase_add_test(tc, b26_sender_blocked_on_full_wakes_closed_when_receiver_closes);
     tcase_add_test(tc, b26_sender_blocked_on_full_wakes_closed_when_receiver_is_dropped);
+    tcase_add_test(tc, b26_receiver_close_wakes_every_blocked_sender_and_reservation_with_closed);
+    tcase_add_test(tc, b26_receiver_drop_wakes_every_blocked_sender_and_reservation_with_closed);
+    tcase_add_test(tc, b26_a_slot_freed_after_the_close_does_not_admit_a_blocked_sender);
+    tcase_add_test(tc, b26_slots_freed_after_the_close_grant_no_blocked_reservation);
+    tcase_add_test(tc, b34_a_slot_freed_just_before_the_close_is_used_or_refused_never_lost);
     tcase_add_test(tc, b27_sender_sees_is_closed_and_wait_closed_fire_on_receiver_close);
     tcase_add_test(tc, b28_close_twice_is_harmless);
     suite_add_tcase(s, tc);
@@ -1378,7 +1824,8 @@ static Suite *make_mpsc_suite(bool fifo_admission)
     tcase_add_test(tc, b36_timeout_loops_with_sleeps_deliver_everything_in_order);
     tcase_add_test(tc, b37_send_then_try_recv_from_many_threads_always_succeeds);
     tcase_add_test(tc, b38_data_written_before_send_is_visible_after_recv);
-    tcase_add_test(tc, b39_timed_waits_never_report_success_or_timeout_early);
+    tcase_add_test(tc, b39_every_timed_wait_lasts_its_whole_timeout_and_not_much_more);
+    tcase_add_test(tc, b03_every_query_answers_sanely_while_other_threads_send_receive_and_close);
     tcase_add_test(tc, stress_16_producers_1m_messages_through_capacity_16);
     tcase_add_test(tc, stress_16_producers_one_at_a_time_receives_capacity_1);
     suite_add_tcase(s, tc);

@@ -1,10 +1,12 @@
 /*
  * test_support.c - see test_support.h.
  */
+#define _GNU_SOURCE /* syscall(), for gettid */
 #include "test_support.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +15,31 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#endif
+
 #include "redis_harness.h"
+
+/* The sanitizers' allocators abort the program when an allocation fails.
+ * The channel tests make allocations fail on purpose (an unbounded channel
+ * under a limit on the address space) to check the code's own answer, so
+ * in the sanitizer builds malloc returns NULL, as the C library's does. */
+#if defined(__SANITIZE_ADDRESS__)
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "allocator_may_return_null=1";
+}
+#endif
+#if defined(__SANITIZE_THREAD__)
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void)
+{
+    return "allocator_may_return_null=1";
+}
+#endif
 
 /* AddressSanitizer brings LeakSanitizer with it.  GCC says so with
  * __SANITIZE_ADDRESS__, clang with __has_feature. */
@@ -71,6 +97,131 @@ void test_sleep_ms(unsigned ms)
     struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
+}
+
+long test_thread_id(void)
+{
+#ifdef __linux__
+    return (long)syscall(SYS_gettid);
+#else
+    return 0;
+#endif
+}
+
+#ifdef __linux__
+/* True if thread `tid` of this process is blocked in a futex wait of the
+ * kind pthread_cond_wait makes (see test_support.h). */
+static bool asleep_in_cond_wait(long tid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/self/task/%ld/syscall", tid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL && errno == ENOENT)
+        return false; /* the thread has just ended: the caller sees it done */
+    ck_assert_msg(f != NULL, "cannot read %s: %s", path, strerror(errno));
+    /* "NR arg1 arg2 ...", or "running" / "-1 ..." outside a system call. */
+    bool in_wait = false;
+    long nr;
+    unsigned long addr, op;
+    if (fgets(line, sizeof line, f) != NULL &&
+        sscanf(line, "%ld %lx %lx", &nr, &addr, &op) == 3) {
+        bool futex = nr == SYS_futex;
+#ifdef SYS_futex_time64
+        futex = futex || nr == SYS_futex_time64;
+#endif
+        in_wait = futex && (op & FUTEX_CMD_MASK) == FUTEX_WAIT_BITSET;
+    }
+    fclose(f);
+    return in_wait;
+}
+#endif
+
+void test_assert_asleep_in_wait(const atomic_long *tid, const atomic_bool *done,
+                                const char *what)
+{
+#ifdef __linux__
+    int64_t give_up = test_now_ms() + TEST_WAKE_BOUND_MS;
+    for (;;) {
+        ck_assert_msg(!atomic_load(done), "%s returned, but should be waiting", what);
+        long id = atomic_load(tid);
+        if (id != 0 && asleep_in_cond_wait(id))
+            break;
+        ck_assert_msg(test_now_ms() <= give_up, "%s was not asleep in a wait after %d ms", what,
+                      TEST_WAKE_BOUND_MS);
+        test_sleep_ms(1);
+    }
+#else
+    (void)tid;
+    test_sleep_ms(50);
+#endif
+    ck_assert_msg(!atomic_load(done), "%s returned, but should be waiting", what);
+}
+
+void test_assert_returns(const atomic_bool *done, const char *what)
+{
+    int64_t give_up = test_now_ms() + TEST_WAKE_BOUND_MS;
+    while (!atomic_load(done) && test_now_ms() <= give_up)
+        test_sleep_ms(1);
+    ck_assert_msg(atomic_load(done), "%s was still blocked %d ms later: it was never woken", what,
+                  TEST_WAKE_BOUND_MS);
+}
+
+void test_assert_waited(int64_t started_us, unsigned timeout_ms, const char *what)
+{
+    int64_t took_us = test_now_us() - started_us;
+    ck_assert_msg(took_us >= (int64_t)timeout_ms * 1000,
+                  "%s timed out after %lld us, before its timeout of %u ms", what,
+                  (long long)took_us, timeout_ms);
+    ck_assert_msg(took_us <= ((int64_t)timeout_ms + TEST_WAKE_BOUND_MS) * 1000,
+                  "%s took %lld ms to time out after %u ms", what, (long long)(took_us / 1000),
+                  timeout_ms);
+}
+
+static void *querier_loop(void *arg)
+{
+    struct test_querier *q = arg;
+    while (!atomic_load(&q->stop)) {
+        if (!q->query(q->state))
+            atomic_fetch_add(&q->wrong, 1);
+        atomic_fetch_add(&q->calls, 1);
+        sched_yield(); /* ask often, but leave the channel to its users */
+    }
+    return NULL;
+}
+
+void test_querier_start(struct test_querier *q, const char *name, bool (*query)(void *state),
+                        void *state)
+{
+    q->name = name;
+    q->query = query;
+    q->state = state;
+    atomic_init(&q->stop, false);
+    atomic_init(&q->calls, 0);
+    atomic_init(&q->wrong, 0);
+    ck_assert_int_eq(pthread_create(&q->thread, NULL, querier_loop, q), 0);
+    /* Running before the caller starts changing the channel, even where
+     * threads take turns (valgrind). */
+    test_querier_wait_for_calls(q, 1);
+}
+
+void test_querier_wait_for_calls(struct test_querier *q, long more)
+{
+    long target = atomic_load(&q->calls) + more;
+    int64_t give_up = test_now_ms() + TEST_WAKE_BOUND_MS;
+    while (atomic_load(&q->calls) < target) {
+        ck_assert_msg(test_now_ms() <= give_up, "%s: no answer for %d ms", q->name,
+                      TEST_WAKE_BOUND_MS);
+        test_sleep_ms(1);
+    }
+}
+
+void test_querier_stop(struct test_querier *q)
+{
+    atomic_store(&q->stop, true);
+    ck_assert_int_eq(pthread_join(q->thread, NULL), 0);
+    ck_assert_msg(atomic_load(&q->calls) > 0, "%s was never called", q->name);
+    ck_assert_msg(atomic_load(&q->wrong) == 0, "%s gave %ld impossible answers in %ld calls",
+                  q->name, atomic_load(&q->wrong), atomic_load(&q->calls));
 }
 
 long test_stress_divisor(void)
