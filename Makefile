@@ -698,10 +698,11 @@ $(BUILD)/docs/examples/first_get_set: $(BUILD)/docs/examples/first_get_set.o $(L
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS_REDIS) -o $@
 
 # The finished code of an exercise is shown only folded, after the learner's
-# attempt (tools/snip.c, "Folded solutions").  `converted` holds the docs
-# that already fold their solutions to it; `all` holds every doc, once every
-# chapter is converted.
-FOLDED_SOLUTIONS ?= converted
+# attempt (tools/snip.c, "Folded solutions"): every doc is held to it
+# (FOLDED_SOLUTIONS=converted holds only the docs that already fold one).
+FOLDED_SOLUTIONS ?= all
+# The chapters with an exercise: their pages must fold a solution (site-test).
+EXERCISE_CHAPTERS := $(sort $(foreach f,$(shell grep -l '//> exercise' solutions/*/*.[ch] 2>/dev/null),$(word 2,$(subst /, ,$(f)))))
 
 .PHONY: docs-check
 docs-check: $(SNIP) ## Check that the docs' code, output, commands, links and pictures match the code
@@ -753,7 +754,8 @@ docs: ## Render docs/*.md to a static site in build/site/ (open build/site/index
 .PHONY: site-test
 site-test: docs ## Open every page of the site in headless Chromium and check it; screenshot in build/
 	@scripts/setup.sh browser
-	@python3 scripts/site_test.py $(if $(V),--verbose) build/site build/site-screenshot.png build/site-test.summary
+	@python3 scripts/site_test.py $(if $(V),--verbose) --exercises $(subst $() ,$(,),$(EXERCISE_CHAPTERS)) \
+		build/site build/site-screenshot.png build/site-test.summary
 	@$(call summary,site-test,$$(cat build/site-test.summary))
 
 .PHONY: run

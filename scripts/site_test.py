@@ -2,7 +2,7 @@
 """site_test.py - `make site-test`: opens every page of the docs site in
 headless Chromium and checks what a reader would notice.
 
-    python3 scripts/site_test.py [--verbose] SITE_DIR SCREENSHOT.png [SUMMARY]
+    python3 scripts/site_test.py [--verbose] [--exercises CH,...] SITE_DIR SCREENSHOT.png [SUMMARY]
 
 For each build/site/*.html, opened as a file:// URL:
   - the page loaded: it has a title;
@@ -13,7 +13,8 @@ For each build/site/*.html, opened as a file:// URL:
   - on a chapter page (NN-*.html), every folded solution - a <details>
     whose <summary> says "Show the solution" - is closed when the page
     loads, its code not shown, and opens, its code shown, when its summary
-    is clicked (a real click, through WebDriver).
+    is clicked (a real click, through WebDriver); the page of a chapter
+    named in --exercises folds at least one.
 Then it saves a screenshot of one chapter page.  It prints one line (one
 per page too with --verbose) and writes that line, without its prefix, to
 SUMMARY if given.
@@ -214,8 +215,15 @@ def main():
     verbose = bool(args) and args[0] == "--verbose"
     if verbose:
         args = args[1:]
+    # --exercises 02-mutex,03-manager-task,...: the chapters whose pages must
+    # hold at least one folded solution (the chapters with an exercise).
+    exercises = set()
+    if len(args) >= 2 and args[0] == "--exercises":
+        exercises = set(x for x in args[1].split(",") if x)
+        args = args[2:]
     if len(args) not in (2, 3):
-        print("usage: site_test.py [--verbose] SITE_DIR SCREENSHOT.png [SUMMARY]", file=sys.stderr)
+        print("usage: site_test.py [--verbose] [--exercises CH,...] SITE_DIR SCREENSHOT.png [SUMMARY]",
+              file=sys.stderr)
         return 2
     site, shot_path = os.path.abspath(args[0]), args[1]
     summary_path = args[2] if len(args) == 3 else None
@@ -264,6 +272,9 @@ def main():
             if page[:2].isdigit() and page[2] == "-":
                 solutions = check_solutions(wd, page, problems)
                 checked_solutions += solutions
+                if page[:-len(".html")] in exercises and solutions == 0:
+                    problems.append("%s: the chapter has an exercise but its page folds no "
+                                    "solution (<details> with \"Show the solution\")" % page)
             if verbose:
                 print("site-test: %-24s %-45.45s %2d image(s), %3d link(s), %d folded solution(s)"
                       % (page, title, len(probe["imgs"]), len(probe["links"]), solutions))
