@@ -605,24 +605,30 @@ test-common: $(TEST_COMMON) $(WITH_REDIS) ## Run common/'s tests (SUITE=mpsc, CA
 test-solutions: $(foreach ch,$(CHAPTERS),$(BUILD)/solutions/$(ch)/test_chapter $(BUILD)/solutions/$(ch)/$(ch)) \
 		$(TSAN_BUILD)/solutions/01-shared-client/01-shared-client $(WITH_REDIS) $(GUIDE) ## Run every chapter's tests against solutions/
 	@count=$(BUILD)/solutions/checks.count; rm -f $$count; \
-	for ch in $(CHAPTERS); do \
-		$(call chapter_test_env,solutions,$$ch) scripts/quiet-run.sh "solution $$ch ($(VARIANT))" \
-			$(BUILD)/solutions/$$ch/test.log $$count -- $(GUIDE) --chapter $$ch --doc docs/$$ch.md \
-			--sections $(SECTIONS) -- $(WITH_REDIS) --quiet -- $(BUILD)/solutions/$$ch/test_chapter || exit 1; \
-	done; \
+	$(SUBMAKE) -j$(TEST_JOBS) $(CHAPTERS:%=solution-run-%) && \
 	$(call summary,test-solutions,$$(awk '{ n += $$1 } END { print n }' $$count) checks over the $(words $(CHAPTERS)) chapters' solutions)
+
+# The chapters' suites run TEST_JOBS at a time: most of a suite's time is
+# spent waiting for Redis, a private server or a bound, not computing.
+TEST_JOBS ?= 2
+solution-run-%:
+	@$(call chapter_test_env,solutions,$*) scripts/quiet-run.sh "solution $* ($(VARIANT))" \
+		$(BUILD)/solutions/$*/test.log $(BUILD)/solutions/checks.count -- $(GUIDE) --chapter $* \
+		--doc docs/$*.md --sections $(SECTIONS) -- $(WITH_REDIS) --quiet -- $(BUILD)/solutions/$*/test_chapter
 
 # Proof that the exercises are real: every generated starter compiles and
 # runs, and from chapter 02 on its own chapter's tests catch the TODOs.
 .PHONY: test-starters
-test-starters: $(foreach ch,$(CHAPTERS),$(BUILD)/starters/$(ch)/test_chapter $(BUILD)/starters/$(ch)/$(ch)) $(WITH_REDIS) ## Check each starter compiles and (from 02 on) fails its tests
+# One failed test is enough to show it, so each run ends at its first
+# failure (guide --stop-at, with Check logging each result as it ends).
+test-starters: $(foreach ch,$(CHAPTERS),$(BUILD)/starters/$(ch)/test_chapter $(BUILD)/starters/$(ch)/$(ch)) $(WITH_REDIS) $(GUIDE) ## Check each starter compiles and (from 02 on) fails its tests
 	@for ch in $(filter-out 01-%,$(CHAPTERS)); do \
 		log=$(BUILD)/starters/$$ch/test.log; \
-		if $(call chapter_test_env,starters,$$ch) CK_DEFAULT_TIMEOUT=30 \
-			$(WITH_REDIS) --quiet -- $(BUILD)/starters/$$ch/test_chapter > $$log 2>&1; then \
+		if CK_LOG_FILE_NAME=/dev/stderr CK_DEFAULT_TIMEOUT=30 \
+			$(call chapter_test_run,starters,$$ch,--stop-at ":F:") > $$log 2>&1; then \
 			echo "starter $$ch: PASSES its own tests - the exercise is already solved in the starter" >&2; exit 1; \
 		else \
-			echo "starter $$ch: caught, as it should be (its TODOs: $$(sed -n 's/^[0-9]*%: Checks: \([0-9]*\), Failures: \([0-9]*\), Errors: \([0-9]*\)/\1 \2 \3/p' $$log | tail -n 1 | awk '{ print $$1 - $$2 - $$3 " of " $$1 }') checks pass)"; \
+			echo "starter $$ch: caught, as it should be (first failure: $$(sed -n 's/^[^:]*:[0-9]*:[FE]:[^:]*:\([^:]*\):.*/\1/p' $$log | head -n 1))"; \
 		fi; \
 	done; \
 	$(call summary,test-starters,$(words $(filter-out 01-%,$(CHAPTERS))) starters build and run; their tests catch their TODOs)
@@ -800,18 +806,39 @@ VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full \
 	--track-origins=yes --child-silent-after-fork=yes --suppressions=tests/valgrind.supp
 
 .PHONY: valgrind
-valgrind: ## Run common/'s and the solutions' tests under valgrind (plain build)
+# valgrind runs a program's threads one at a time, so each suite under it
+# keeps about one core busy: the suites run VALGRIND_JOBS at a time, each
+# into a log of its own, and are reported in order once all have run.
+# Chapter 01 is racy on purpose and is left out.
+VALGRIND_JOBS ?= 2
+VALGRIND_SUITES := common $(filter-out 01-%,$(CHAPTERS))
+VALGRIND_OUT := $(PLAIN_BUILD)/valgrind
+
+valgrind: ## Run common/'s and the solutions' tests under valgrind (plain build; VALGRIND_JOBS=2 at once)
 	@scripts/setup.sh valgrind
 	@$(SUBMAKE) SAN= $(PLAIN_BUILD)/tests/test_common $(PLAIN_BUILD)/bin/with-redis \
 		$(foreach ch,$(filter-out 01-%,$(CHAPTERS)),$(PLAIN_BUILD)/solutions/$(ch)/test_chapter $(PLAIN_BUILD)/solutions/$(ch)/$(ch))
-	CK_FORK=no TEST_STRESS_SCALE=10 WITH_REDIS_PROGRAM=$(PLAIN_BUILD)/bin/with-redis \
-		$(PLAIN_BUILD)/bin/with-redis -- $(VALGRIND) $(PLAIN_BUILD)/tests/test_common
-	@# Chapter 01 is racy on purpose and is left out.
-	@for ch in $(filter-out 01-%,$(CHAPTERS)); do \
-		echo "== valgrind: chapter $$ch =="; \
-		CK_FORK=no TEST_STRESS_SCALE=10 $(call chapter_test_env,solutions,$$ch) \
-			$(PLAIN_BUILD)/bin/with-redis --quiet -- $(VALGRIND) $(PLAIN_BUILD)/solutions/$$ch/test_chapter || exit 1; \
-	done
+	@rm -rf $(VALGRIND_OUT); mkdir -p $(VALGRIND_OUT)
+	@$(SUBMAKE) SAN= -k -j$(VALGRIND_JOBS) $(VALGRIND_SUITES:%=valgrind-run-%) || true
+	@bad=0; for suite in $(VALGRIND_SUITES); do \
+		log=$(VALGRIND_OUT)/$$suite.log; rc=$$(cat $(VALGRIND_OUT)/$$suite.rc 2>/dev/null || echo "not run"); \
+		if [ "$$rc" = 0 ]; then \
+			echo "valgrind: $$suite: $$(grep -E '^[0-9]+%: Checks' $$log | tail -n 1), no valgrind errors"; \
+		else \
+			cat $$log; echo "valgrind: $$suite FAILED (exit status $$rc; log in $$log)" >&2; bad=1; \
+		fi; \
+	done; exit $$bad
+
+.PHONY: valgrind-run-common
+valgrind-run-common:
+	@CK_FORK=no TEST_STRESS_SCALE=10 WITH_REDIS_PROGRAM=$(PLAIN_BUILD)/bin/with-redis \
+		$(PLAIN_BUILD)/bin/with-redis --quiet -- $(VALGRIND) $(PLAIN_BUILD)/tests/test_common \
+		> $(VALGRIND_OUT)/common.log 2>&1; echo $$? > $(VALGRIND_OUT)/common.rc
+
+valgrind-run-%:
+	@CK_FORK=no TEST_STRESS_SCALE=10 $(call chapter_test_env,solutions,$*) \
+		$(PLAIN_BUILD)/bin/with-redis --quiet -- $(VALGRIND) $(PLAIN_BUILD)/solutions/$*/test_chapter \
+		> $(VALGRIND_OUT)/$*.log 2>&1; echo $$? > $(VALGRIND_OUT)/$*.rc
 
 .PHONY: compile_commands.json
 compile_commands.json: ## Write compile_commands.json for clangd and other editors
