@@ -128,7 +128,7 @@ case "$learner$san_arg" in
 *SAN=none*) echo "(plain build: leaks, double frees and use after free are not caught here; make doctor says why)" ;;
 esac
 if [ -z "$next" ]; then
-    echo "Every chapter passes. Well done! What comes next: \"Going further\" at the end of docs/08-build-your-own-channel.md, and make bench."
+    echo "Every chapter passes. Well done! What comes next: make bench measures everything you built against redis-benchmark; docs/benchmarks.md explains the figures."
 else
     num=${next%%-*}
     echo "Next: chapter $next"
