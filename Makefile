@@ -777,12 +777,16 @@ progress: ## Show which chapters your code in chapters/ passes (in the strict bu
 		"CC=$(CC) OPT=$(OPT) EXTRA_CFLAGS=$(EXTRA_CFLAGS) CI=$(CI)" $(CHAPTERS)
 
 # doctor reports what a learner's `make test-NN` builds and runs with: the
-# DOCTOR_TEST_* values below.  >>> A change to the build `make test-NN` uses
-# by default (its SAN) must change them too, so that doctor says the truth.
+# SAN given on the command line, or else what scripts/learner-san.sh picks
+# for this machine (the strict build where it works), as `make test-NN` does.
 .PHONY: doctor
 doctor: ## Check this machine: tools, packages, Redis, sanitizers; says what to fix
-	@DOCTOR_TEST_BUILD='$(BUILD)' DOCTOR_TEST_SAN='$(SAN)' DOCTOR_HIREDIS='$(HIREDIS)' \
-		scripts/doctor.sh '$(WITH_REDIS)'
+	@choice="$(if $(filter command line,$(origin SAN)),SAN=$(SAN),$$(scripts/learner-san.sh $(CC)))"; \
+	san=$${choice#SAN=}; san=$${san%% *}; \
+	case "$$san" in address|thread) variant=$$san ;; *) variant=plain san=none ;; esac; \
+	case "$$choice" in *DETECT_LEAKS=0*) san="$$san-no-leaks" ;; esac; \
+	DOCTOR_TEST_BUILD="build/$$variant$(HIREDIS_SUFFIX)" DOCTOR_TEST_SAN="$$san" \
+		DOCTOR_HIREDIS='$(HIREDIS)' scripts/doctor.sh '$(WITH_REDIS)'
 
 # A password in REDIS_URL is never printed and never on a command line:
 # `make run` and `make doctor` against a server that has one.

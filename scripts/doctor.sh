@@ -87,12 +87,12 @@ if command -v valgrind >/dev/null 2>&1; then ok "$(valgrind --version)"; else no
 # The Makefile fills in DOCTOR_TEST_BUILD (the build folder of `make test-NN`),
 # DOCTOR_TEST_SAN (its sanitizer: empty, address or thread) and DOCTOR_HIREDIS
 # (empty: the system's hiredis; 1.2: the one built from Debian's source).
-# >>> The learner's default sanitizer build is decided in the Makefile; keep
-# this section and those variables in step with it.
+# The Makefile's doctor target works out that build as `make test-NN` does.
 echo "What make test-NN uses"
-case "${DOCTOR_TEST_SAN:-}" in
-"") san="no sanitizer (add SAN=address or SAN=thread to check memory and races)" ;;
-address) san="AddressSanitizer + UndefinedBehaviorSanitizer" ;;
+case "${DOCTOR_TEST_SAN:-none}" in
+none|"") san="no sanitizer (SAN=none; SAN=address or SAN=thread check memory and races)" ;;
+address) san="AddressSanitizer + UndefinedBehaviorSanitizer + LeakSanitizer (the strict build)" ;;
+address-no-leaks) san="AddressSanitizer + UndefinedBehaviorSanitizer (LeakSanitizer does not work here)" ;;
 thread) san="ThreadSanitizer" ;;
 *) san="${DOCTOR_TEST_SAN}" ;;
 esac
