@@ -1,5 +1,5 @@
 /*
- * die.h - how snip and guide stop on an error they cannot go on from: a
+ * die.h - how snip, guide and steps stop on an error they cannot go on from: a
  * message on stderr, prefixed with the tool's name, and exit status 2.
  * Each tool is one .c file; this header is included by each, before any
  * use of die(), after defining DIE_PREFIX ("snip: ").

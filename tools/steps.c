@@ -48,6 +48,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A problem that stops the tool (a bad manifest, an unreadable file). */
+#define DIE_PREFIX "steps: "
+#include "die.h"
+
 #define MAX_MAIN_CODE 80
 #define MAX_ADAPTED 60
 #define MAX_FILES 64
@@ -63,21 +67,6 @@ static void say(const char *fmt, va_list ap)
     fputc('\n', stderr);
 }
 
-/* A problem that stops the tool (a bad manifest, an unreadable file). */
-static void die(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2), noreturn))
-#endif
-    ;
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    say(fmt, ap);
-    va_end(ap);
-    exit(2);
-}
 
 /* A chapter that breaks its line of the manifest or a target: counted,
  * and the check goes on to find the others. */
