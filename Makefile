@@ -204,10 +204,6 @@ build/tools/%: tools/%.c tools/die.h
 STEPS := build/tools/steps
 STEPS_MANIFEST := solutions/steps.txt
 
-$(STEPS): tools/steps.c tools/die.h
-	@mkdir -p $(@D)
-	$(CC) -std=c11 $(WARNINGS) -O2 -D_POSIX_C_SOURCE=200809L $< -o $@
-
 # ---- Chapters ------------------------------------------------------------------
 #
 # Each chapter NN-name exists three times over:
