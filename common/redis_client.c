@@ -690,6 +690,34 @@ struct redis_result redis_client_set(struct redis_client *client,
     return redis_client_command(client, 3, argv, len);
 }
 
+int redis_pause_server(const char *url, unsigned ms, char *err, size_t errlen)
+{
+    /* A connection of its own: the caller's connections are the ones that
+     * should find their commands held. */
+    struct redis_client *c = redis_client_connect(url, NULL, err, errlen);
+    if (c == NULL)
+        return -1;
+    char ms_text[16];
+    int n = snprintf(ms_text, sizeof ms_text, "%u", ms);
+    const char *argv[] = { "CLIENT", "PAUSE", ms_text };
+    const size_t len[] = { 6, 5, (size_t)n };
+    struct redis_result r = redis_client_command(c, 3, argv, len);
+    int rc = r.kind == REDIS_RESULT_OK ? 0 : -1;
+    if (rc != 0 && err != NULL) {
+        /* An error reply is a refusal; an i/o error (a timeout, a lost
+         * connection) means the server did not answer at all. */
+        char quoted[REDIS_QUOTE_BUFSIZE] = "";
+        if (r.data != NULL)
+            redis_quote_bytes(r.data, r.len, quoted, sizeof quoted);
+        snprintf(err, errlen, "Redis at %s %s CLIENT PAUSE %s: %s %s", redis_client_url(c),
+                 r.kind == REDIS_RESULT_IO_ERROR ? "did not answer" : "refused", ms_text,
+                 redis_result_kind_name(r.kind), quoted);
+    }
+    redis_result_free(&r);
+    redis_client_free(c);
+    return rc;
+}
+
 int redis_client_append(struct redis_client *client, int argc,
                         const char *const *argv, const size_t *argv_len)
 {
@@ -701,6 +729,21 @@ int redis_client_append(struct redis_client *client, int argc,
         return -1;
     }
     return 0;
+}
+
+int redis_client_append_set(struct redis_client *client, const void *key, size_t key_len,
+                            const void *value, size_t value_len)
+{
+    const char *argv[] = { "SET", key, value };
+    const size_t len[] = { 3, key_len, value_len };
+    return redis_client_append(client, 3, argv, len);
+}
+
+int redis_client_append_get(struct redis_client *client, const void *key, size_t key_len)
+{
+    const char *argv[] = { "GET", key };
+    const size_t len[] = { 3, key_len };
+    return redis_client_append(client, 2, argv, len);
 }
 
 struct redis_result redis_client_read_reply(struct redis_client *client)

@@ -198,6 +198,14 @@ struct redis_result redis_client_command(struct redis_client *client, int argc,
                                          const char *const *argv,
                                          const size_t *argv_len);
 
+/* Connects to `url` (NULL: $REDIS_URL) on a connection of its own, sends
+ * CLIENT PAUSE `ms` and disconnects: for the next `ms` milliseconds the
+ * server holds every client's commands unanswered - a stand-in for a
+ * server that is slow, busy with a snapshot, or far away.  Returns 0, or
+ * -1 with a message in err[errlen] (which may be NULL): the connect
+ * failed, or the server refused the pause or did not answer it. */
+int redis_pause_server(const char *url, unsigned ms, char *err, size_t errlen);
+
 /* ---- Pipelining: queue several commands, then read their replies in order.
  * redis_client_append only buffers; the first redis_client_read_reply writes
  * everything buffered in one go and then reads one reply per call.
@@ -206,6 +214,12 @@ struct redis_result redis_client_command(struct redis_client *client, int argc,
 int redis_client_append(struct redis_client *client, int argc,
                         const char *const *argv, const size_t *argv_len);
 struct redis_result redis_client_read_reply(struct redis_client *client);
+
+/* SET and GET queued as redis_client_append does (same return values): the
+ * pipelined forms of redis_client_set and redis_client_get. */
+int redis_client_append_set(struct redis_client *client, const void *key, size_t key_len,
+                            const void *value, size_t value_len);
+int redis_client_append_get(struct redis_client *client, const void *key, size_t key_len);
 
 /* ---- Pub/Sub: a connection the server pushes messages down ----------------
  *

@@ -643,20 +643,7 @@ int redis_harness_restart(struct redis_harness *h, char *err, size_t errlen)
 
 int redis_harness_pause(struct redis_harness *h, unsigned ms)
 {
-    /* A connection of its own: the caller's connections are the ones that
-     * should find their commands held. */
-    struct redis_client *c = redis_client_connect(h->url, NULL, NULL, 0);
-    if (c == NULL)
-        return -1;
-    char ms_text[16];
-    int n = snprintf(ms_text, sizeof ms_text, "%u", ms);
-    const char *argv[] = { "CLIENT", "PAUSE", ms_text };
-    const size_t len[] = { 6, 5, (size_t)n };
-    struct redis_result r = redis_client_command(c, 3, argv, len);
-    int rc = r.kind == REDIS_RESULT_OK ? 0 : -1;
-    redis_result_free(&r);
-    redis_client_free(c);
-    return rc;
+    return redis_pause_server(h->url, ms, NULL, 0);
 }
 
 void redis_harness_closed_port_url(char *url, size_t len)

@@ -46,8 +46,8 @@ check; expect_caught $? "one line added to the inherited 06-pipelining/$name" "0
 
 # ---- The adapted files change by more than 60 lines ----
 fresh
-i=0; while [ $i -lt 61 ]; do echo "/* filler $i */" >> "$scratch/solutions/06-pipelining/producer.h"; i=$((i + 1)); done
-check; expect_caught $? "61 lines added to the adapted 06-pipelining/producer.h" "outside the files it teaches"
+i=0; while [ $i -lt 61 ]; do echo "/* filler $i */" >> "$scratch/solutions/06-pipelining/producer.c"; i=$((i + 1)); done
+check; expect_caught $? "61 lines added to the adapted 06-pipelining/producer.c" "outside the files it teaches"
 
 # ---- A new file the manifest does not list ----
 fresh

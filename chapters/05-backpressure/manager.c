@@ -2,7 +2,7 @@
  * manager.c - the thread that owns the Redis connection and answers every
  * request (see manager.h).  Chapter 04's manager; what chapter 05 changes
  * is in manager_start, where the command channel is made bounded or
- * unbounded, and the `succeeded` count in run_command.
+ * unbounded, and the `succeeded` count in answer_reply.
  *
  * Read it in the order the manager works:
  *   receive_loop   take one command, run it, repeat until the channel
@@ -89,6 +89,23 @@ static struct redis_result execute(struct redis_client *client, const struct com
     return redis_client_get(client, cmd->key, cmd->key_len);
 }
 
+/* Counts, logs and delivers the reply to `cmd`.  Every command Redis
+ * accepted counts as `succeeded`: fire-and-forget commands (reply NULL)
+ * have no requester to tell, so the counts are all that records them. */
+static void answer_reply(struct manager *m, struct command *cmd, struct redis_result result)
+{
+    if (result.kind == REDIS_RESULT_IO_ERROR)
+        record_failure(m, result.data); /* the manager stops after this one */
+    else
+        m->executed++;
+    if (redis_result_is_error(&result))
+        m->failed++;
+    else
+        m->succeeded++;
+    log_result(m, cmd, &result);
+    answer(cmd, result);
+}
+
 /*
  * Runs `cmd` and answers its requester.  Returns false if the connection
  * broke (the command has been answered anyway, with the error).
@@ -105,17 +122,7 @@ static bool run_command(struct manager *m, struct command *cmd)
         command_free(cmd); /* drops nothing: the requester is gone */
         return true;
     }
-    struct redis_result result = execute(m->client, cmd);
-    if (result.kind == REDIS_RESULT_IO_ERROR)
-        record_failure(m, result.data); /* the manager stops after this one */
-    else
-        m->executed++;
-    if (redis_result_is_error(&result))
-        m->failed++;
-    else
-        m->succeeded++;
-    log_result(m, cmd, &result);
-    answer(cmd, result);
+    answer_reply(m, cmd, execute(m->client, cmd));
     return !m->connection_lost;
 }
 
@@ -167,10 +174,7 @@ int manager_start(struct manager *m, const char *url, size_t capacity,
                   struct mpsc_sender **tx, char *err, size_t errlen)
 {
     *tx = NULL;
-    m->executed = m->succeeded = m->failed = m->skipped = 0;
-    m->connection_lost = false;
-    m->failure[0] = '\0';
-    m->url[0] = '\0';
+    *m = (struct manager){ .log = m->log }; /* every count at 0 */
     atomic_init(&m->finished, false);
 
     /* Connect first, on the caller's thread: a bad URL or a server that is
@@ -186,7 +190,8 @@ int manager_start(struct manager *m, const char *url, size_t capacity,
     // mpsc_unbounded_channel (same arguments, minus the capacity).
     if (capacity == MANAGER_UNBOUNDED) {
         snprintf(err, errlen, "not implemented yet: an unbounded command channel "
-                 "(TODO(05) in chapters/05-backpressure/manager.c)");
+                 "(TODO(05) in chapters/05-backpressure/manager.c); see "
+                 "docs/05-backpressure.md, \"Three ways to send\"");
         redis_client_free(m->client);
         m->client = NULL;
         return -1;
@@ -194,22 +199,15 @@ int manager_start(struct manager *m, const char *url, size_t capacity,
     int rc = mpsc_channel(capacity, sizeof(struct command), command_drop, tx, &m->rx);
     if (rc != 0) {
         snprintf(err, errlen, "cannot make the command channel: %s", strerror(rc));
-        redis_client_free(m->client);
-        m->client = NULL;
-        return -1;
-    }
-    rc = pthread_create(&m->thread, NULL, manager_main, m);
-    if (rc != 0) {
+    } else if ((rc = pthread_create(&m->thread, NULL, manager_main, m)) != 0) {
         snprintf(err, errlen, "cannot start the manager thread: %s", strerror(rc));
         mpsc_sender_drop(*tx);
-        *tx = NULL;
         mpsc_receiver_drop(m->rx);
-        m->rx = NULL;
-        redis_client_free(m->client);
-        m->client = NULL;
-        return -1;
+        *tx = NULL;
     }
-    return 0;
+    if (rc != 0) /* nothing runs on the connection: close it */
+        redis_client_free(m->client);
+    return rc != 0 ? -1 : 0;
 }
 
 void manager_join(struct manager *m)

@@ -80,18 +80,14 @@ static bool nobody_waits_for(const struct command *cmd)
            oneshot_sender_is_closed(cmd->reply);
 }
 
-/* Queues `cmd` in the connection's output buffer without sending it (see
- * redis_client_append).  0, or -1 if it could not be queued. */
+/* Queues `cmd` in the connection's output buffer without sending it:
+ * chapter 05's execute, minus the wait for the reply.  0, or -1 if it
+ * could not be queued (see redis_client_append). */
 static int append_command(struct redis_client *client, const struct command *cmd)
 {
-    if (cmd->kind == COMMAND_SET) {
-        const char *argv[] = { "SET", cmd->key, cmd->value };
-        const size_t len[] = { 3, cmd->key_len, cmd->value_len };
-        return redis_client_append(client, 3, argv, len);
-    }
-    const char *argv[] = { "GET", cmd->key };
-    const size_t len[] = { 3, cmd->key_len };
-    return redis_client_append(client, 2, argv, len);
+    if (cmd->kind == COMMAND_SET)
+        return redis_client_append_set(client, cmd->key, cmd->key_len, cmd->value, cmd->value_len);
+    return redis_client_append_get(client, cmd->key, cmd->key_len);
 }
 
 /* Counts, logs and delivers the reply to one command of the batch. */
@@ -145,7 +141,9 @@ static bool run_batch(struct manager *m, struct command *batch, size_t n)
         answer_reply(m, &batch[i],
                      redis_result_error(REDIS_RESULT_ERROR,
                                         "not implemented yet: run_batch (TODO(06) in "
-                                        "chapters/06-pipelining/manager.c)"));
+                                        "chapters/06-pipelining/manager.c); see "
+                                        "docs/06-pipelining.md, "
+                                        "\"Pipelining the batch\""));
     return true;
 }
 
@@ -200,11 +198,7 @@ int manager_start(struct manager *m, const char *url, size_t capacity,
                   struct mpsc_sender **tx, char *err, size_t errlen)
 {
     *tx = NULL;
-    m->executed = m->succeeded = m->failed = m->skipped = 0;
-    m->batches = m->largest_batch = 0;
-    m->connection_lost = false;
-    m->failure[0] = '\0';
-    m->url[0] = '\0';
+    *m = (struct manager){ .log = m->log }; /* every count at 0 */
     atomic_init(&m->finished, false);
 
     /* Connect first, on the caller's thread: a bad URL or a server that is
@@ -221,22 +215,15 @@ int manager_start(struct manager *m, const char *url, size_t capacity,
                  : mpsc_channel(capacity, sizeof(struct command), command_drop, tx, &m->rx);
     if (rc != 0) {
         snprintf(err, errlen, "cannot make the command channel: %s", strerror(rc));
-        redis_client_free(m->client);
-        m->client = NULL;
-        return -1;
-    }
-    rc = pthread_create(&m->thread, NULL, manager_main, m);
-    if (rc != 0) {
+    } else if ((rc = pthread_create(&m->thread, NULL, manager_main, m)) != 0) {
         snprintf(err, errlen, "cannot start the manager thread: %s", strerror(rc));
         mpsc_sender_drop(*tx);
-        *tx = NULL;
         mpsc_receiver_drop(m->rx);
-        m->rx = NULL;
-        redis_client_free(m->client);
-        m->client = NULL;
-        return -1;
+        *tx = NULL;
     }
-    return 0;
+    if (rc != 0) /* nothing runs on the connection: close it */
+        redis_client_free(m->client);
+    return rc != 0 ? -1 : 0;
 }
 
 void manager_join(struct manager *m)

@@ -6,7 +6,7 @@
  *     producer ──SET, SET, SET, ...──► [ channel ] ──► manager ──► Redis (paused)
  *      fast                             capacity?        slow        stalled
  *
- * Three ways to send, one per mode:
+ * Three ways to send, one per mode (enum flood_mode, common/flood.h):
  *
  *   FLOOD_BLOCK      bounded channel, mpsc_send: when the channel is full
  *                    the producer waits for room.  It slows down to the
@@ -20,68 +20,28 @@
  *                    every command Redis cannot take yet waits in memory.
  *
  * Every command is fire and forget (reply NULL): nobody waits for its
- * answer, so the manager's counters say how each one ended.
+ * answer, so the counters of struct flood_report (common/flood.h) say how
+ * each one ended, and flood_print_report and flood_judge say what they mean.
  */
 #ifndef PRODUCER_H
 #define PRODUCER_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
-enum flood_mode {
-    FLOOD_BLOCK,
-    FLOOD_TRY,
-    FLOOD_UNBOUNDED,
-};
-
-/* Chapter 03's capacity, still the default. */
-#define FLOOD_DEFAULT_CAPACITY 32
+#include "flood.h"
 
 struct flood_options {
     const char *url;        /* NULL: $REDIS_URL */
     enum flood_mode mode;
-    size_t count;           /* SETs to issue, at least 1 */
+    size_t count;           /* SETs to issue, to keys "ch05:flood:<n>" */
     size_t value_size;      /* bytes per value */
-    size_t capacity;        /* the channel's, in the bounded modes; 0 means
-                               FLOOD_DEFAULT_CAPACITY; ignored when unbounded */
+    size_t capacity;        /* the channel's, in the bounded modes */
     unsigned pause_ms;      /* CLIENT PAUSE Redis this long before the flood
                                (0: no pause).  Keep it well below the
                                manager's 10 s command timeout. */
-    const char *key_prefix; /* keys are "<prefix>:<n>", n = 0..count-1;
-                               NULL means "ch05:flood" */
     FILE *log;              /* live log (producer and manager), or NULL */
 };
-
-struct flood_report {
-    /* The producer's side. */
-    size_t issued;             /* commands built and offered to the channel */
-    size_t sent;               /* ...that the channel took */
-    size_t rejected;           /* ...that it refused: full (FLOOD_TRY), or
-                                  closed because the manager had stopped */
-    /* The manager's side, read after it ended. */
-    size_t completed;          /* Redis answered OK */
-    size_t failed;             /* an error reply, or the connection was lost */
-    /* What the flood did to the queue and to the producer. */
-    size_t capacity;           /* the channel's; SIZE_MAX when unbounded */
-    size_t max_queue_len_seen; /* mpsc_sender_len, sampled after each send */
-    long blocked_ms;           /* time spent inside mpsc_send, in total */
-    long elapsed_ms;           /* from the first send to the manager's end */
-    long peak_rss_kib;         /* this process's peak resident memory (VmHWM) */
-    size_t batches;            /* pipelines the manager wrote (chapter 06) */
-    size_t largest_batch;      /* the most commands in one of them */
-    char problem[1024];        /* what went wrong during the run; "" if nothing */
-};
-
-/* "block", "try", "unbounded", in the order of enum flood_mode, then NULL:
- * the choices of a --mode option (cli.h). */
-extern const char *const flood_mode_names[];
-const char *flood_mode_name(enum flood_mode mode);
-
-/* The report's bookkeeping: every command issued was either refused by the
- * channel or taken and then completed or failed.
- *     completed + failed + rejected == issued,  sent == issued - rejected */
-bool flood_report_balanced(const struct flood_report *report);
 
 /*
  * Starts a manager on `opts->url`, pauses Redis if asked, sends
@@ -89,21 +49,9 @@ bool flood_report_balanced(const struct flood_report *report);
  * the sender, waits for the manager to end and fills *report.
  * Returns 0 when the flood ran (failures during the run are in the report:
  * `failed`, `problem`), or -1 with a message in err[errlen] when it could
- * not start (bad options, Redis unreachable, the pause refused).
+ * not start (Redis unreachable, the pause refused, no memory).
  */
 int flood_run(const struct flood_options *opts, struct flood_report *report, char *err,
               size_t errlen);
-
-/* Prints what the flood did, on `out`: the same on every run unless
- * `timing` adds what depends on timing (refusals in try mode, how long the
- * queue grew, time blocked, peak memory as peak_rss_kib=N). */
-void flood_print_report(const struct flood_options *opts, const struct flood_report *report,
-                        bool timing, FILE *out);
-
-/* Says on stderr, after "PROGRAM: ", what went wrong with the run, if
- * anything: a problem, counts that do not add up, failed commands, a
- * queue longer than its capacity.  Returns the exit status (report.h). */
-int flood_judge(const char *program, const struct flood_options *opts,
-                const struct flood_report *report);
 
 #endif

@@ -58,15 +58,11 @@ static const char *section_for(const char *text, const char *otherwise)
 /* Runs flood_run against the private server and checks that it ran at all
  * and that nothing went wrong during the run. */
 static void flood(const struct redis_harness *h, enum flood_mode mode, size_t count,
-                  size_t capacity, unsigned pause_ms, const char *test,
-                  struct flood_report *report)
+                  size_t capacity, unsigned pause_ms, struct flood_report *report)
 {
-    char prefix[96];
-    snprintf(prefix, sizeof prefix, "test_05:%ld:%s:%s", (long)getpid(), test,
-             flood_mode_name(mode));
     struct flood_options opts = {
         .url = h->url, .mode = mode, .count = count, .value_size = 256,
-        .capacity = capacity, .pause_ms = pause_ms, .key_prefix = prefix,
+        .capacity = capacity, .pause_ms = pause_ms,
     };
     char err[512] = "";
     int rc = flood_run(&opts, report, err, sizeof err);
@@ -127,7 +123,7 @@ START_TEST(the_queue_never_holds_more_than_its_capacity)
     struct redis_harness h;
     start_private_server(&h);
     struct flood_report r;
-    flood(&h, FLOOD_BLOCK, COUNT, CAPACITY, 300, "capacity", &r);
+    flood(&h, FLOOD_BLOCK, COUNT, CAPACITY, 300, &r);
     ck_assert_msg(r.max_queue_len_seen <= CAPACITY,
                   "expected the queue of a channel of capacity %d never to hold more than %d "
                   "commands, but %zu were seen at once: was the channel made with "
@@ -159,12 +155,12 @@ START_TEST(a_blocking_producer_waits_while_the_server_is_paused)
     struct redis_harness h;
     start_private_server(&h);
     struct flood_report r;
-    flood(&h, FLOOD_BLOCK, 2000, 8, PAUSE_MS, "blocked", &r);
-    ck_assert_msg(r.blocked_ms >= AT_LEAST_MS,
+    flood(&h, FLOOD_BLOCK, 2000, 8, PAUSE_MS, &r);
+    ck_assert_msg(r.blocked_s * 1000 >= AT_LEAST_MS,
                   "expected the producer to spend at least %d ms waiting in mpsc_send while "
                   "Redis was paused for %d ms, but it spent %ld ms%s"
                   CHAPTER_HINT("%s"),
-                  AT_LEAST_MS, PAUSE_MS, r.blocked_ms,
+                  AT_LEAST_MS, PAUSE_MS, (long)(r.blocked_s * 1000),
                   r.max_queue_len_seen > 8 ? ", and the queue grew past the capacity of 8: "
                                              "was the channel made bounded?"
                                            : "",
@@ -212,7 +208,7 @@ START_TEST(try_send_reports_every_rejected_command)
     struct redis_harness h;
     start_private_server(&h);
     struct flood_report r;
-    flood(&h, FLOOD_TRY, COUNT, CAPACITY, 300, "try", &r);
+    flood(&h, FLOOD_TRY, COUNT, CAPACITY, 300, &r);
     expect_balanced(&r, FLOOD_TRY);
     ck_assert_msg(r.issued == COUNT,
                   "expected the producer to offer all %d commands (a refusal does not stop "
@@ -245,9 +241,7 @@ START_TEST(try_send_reports_every_rejected_command)
 
     /* The report is not just bookkeeping: exactly the completed commands
      * reached Redis, and none of the rejected ones did. */
-    char prefix[96];
-    snprintf(prefix, sizeof prefix, "test_05:%ld:try:try", (long)getpid());
-    long long stored = keys_that_exist(h.url, prefix, COUNT);
+    long long stored = keys_that_exist(h.url, "ch05:flood", COUNT);
     ck_assert_msg(stored == (long long)r.completed,
                   "expected exactly the %zu completed commands' keys in Redis, found %lld of "
                   "the %d keys (a rejected command must never be sent)"
@@ -267,7 +261,7 @@ START_TEST(every_command_is_either_completed_or_rejected)
     start_private_server(&h);
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
         struct flood_report r;
-        flood(&h, modes[i], 1000, 16, 200, "accounted", &r);
+        flood(&h, modes[i], 1000, 16, 200, &r);
         expect_no_leak(modes[i]);
         expect_balanced(&r, modes[i]);
         ck_assert_msg(r.issued == 1000 && r.failed == 0,

@@ -20,6 +20,7 @@ Suite *redis_client_suite(void);
 Suite *redis_harness_suite(void);
 Suite *with_redis_suite(void);
 Suite *report_suite(void);
+Suite *flood_suite(void);
 
 int main(void)
 {
@@ -36,6 +37,7 @@ int main(void)
     srunner_add_suite(runner, redis_harness_suite());
     srunner_add_suite(runner, with_redis_suite());
     srunner_add_suite(runner, report_suite());
+    srunner_add_suite(runner, flood_suite());
 
     srunner_run_all(runner, CK_NORMAL);
     int failed = srunner_ntests_failed(runner);

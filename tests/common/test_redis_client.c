@@ -705,6 +705,36 @@ START_TEST(a_reply_slower_than_the_command_timeout_is_an_io_error)
 }
 END_TEST
 
+START_TEST(a_paused_server_holds_the_commands_of_every_other_connection)
+{
+    /* The pause outlasts the command timeout ten times over: a GET that is
+     * answered at all, however slow the machine, was not held. */
+    struct redis_harness h;
+    start_private_server(&h);
+    struct redis_client_options opts = { .command_timeout_ms = 300 };
+    struct redis_client *c = connect_to(h.url, &opts);
+    char err[512] = "";
+    ck_assert_msg(redis_pause_server(h.url, 3000, err, sizeof err) == 0, "%s", err);
+    struct redis_result r = redis_client_get(c, "k", 1);
+    ck_assert_msg(r.kind == REDIS_RESULT_IO_ERROR && strstr(r.data, "timed out") != NULL,
+                  "expected the GET to be held past its timeout, got %s %s",
+                  redis_result_kind_name(r.kind), r.data != NULL ? r.data : "");
+    redis_result_free(&r);
+    redis_client_free(c);
+    redis_harness_stop(&h);
+}
+END_TEST
+
+START_TEST(pausing_a_server_that_is_not_there_fails_with_the_connect_message)
+{
+    char url[128], err[512] = "";
+    redis_harness_closed_port_url(url, sizeof url);
+    ck_assert_int_eq(redis_pause_server(url, 100, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "refused") != NULL, "expected the connect's message, got: %s", err);
+    ck_assert_int_eq(redis_pause_server(url, 100, NULL, 0), -1); /* no room for a message */
+}
+END_TEST
+
 START_TEST(a_server_that_stopped_answering_fails_the_connect_within_the_connect_timeout)
 {
     /* A stopped server still completes TCP connects from its listen backlog:
@@ -805,6 +835,27 @@ START_TEST(pipelined_commands_get_their_replies_in_order)
 
     for (int i = 0; i < N; i++)
         forget(c, keys[i], key_len[i]);
+    redis_client_free(c);
+}
+END_TEST
+
+START_TEST(a_set_and_a_get_queued_by_name_are_answered_in_order)
+{
+    struct redis_client *c = connect_shared();
+    char key[128], missing[128];
+    size_t key_len = key_for(key, sizeof key, "append set\r\nget");
+    size_t missing_len = key_for(missing, sizeof missing, "append missing");
+    forget(c, missing, missing_len);
+    const char value[] = "v\0with a NUL";
+    ck_assert_int_eq(redis_client_append_set(c, key, key_len, value, sizeof value), 0);
+    ck_assert_int_eq(redis_client_append_get(c, key, key_len), 0);
+    ck_assert_int_eq(redis_client_append_get(c, missing, missing_len), 0);
+    assert_ok(redis_client_read_reply(c));
+    assert_value(redis_client_read_reply(c), value, sizeof value);
+    struct redis_result r = redis_client_read_reply(c);
+    ck_assert_msg(r.kind == REDIS_RESULT_NIL, "expected nil, got %s",
+                  redis_result_kind_name(r.kind));
+    forget(c, key, key_len);
     redis_client_free(c);
 }
 END_TEST
@@ -1202,6 +1253,7 @@ Suite *redis_client_suite(void)
     tcase_add_test(values, a_16_mib_value_round_trips_byte_exact);
     tcase_add_test(values, integer_replies_come_back_as_integers);
     tcase_add_test(values, pipelined_commands_get_their_replies_in_order);
+    tcase_add_test(values, a_set_and_a_get_queued_by_name_are_answered_in_order);
     tcase_add_test(values, an_error_result_carries_its_formatted_message_and_kind);
     tcase_add_test(values, quoting_bytes_escapes_what_would_garble_a_line);
     tcase_add_test(values, freeing_a_result_twice_is_safe);
@@ -1248,6 +1300,8 @@ Suite *redis_client_suite(void)
     tcase_set_timeout(faults, 30);
     tcase_add_test(faults, a_killed_server_breaks_the_client_for_good);
     tcase_add_test(faults, a_reply_slower_than_the_command_timeout_is_an_io_error);
+    tcase_add_test(faults, a_paused_server_holds_the_commands_of_every_other_connection);
+    tcase_add_test(faults, pausing_a_server_that_is_not_there_fails_with_the_connect_message);
     tcase_add_test(faults, a_server_that_stopped_answering_fails_the_connect_within_the_connect_timeout);
     suite_add_tcase(s, faults);
 

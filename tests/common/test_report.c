@@ -36,30 +36,6 @@ static const char *capture_end(struct captured *c)
     return c->text;
 }
 
-/* Runs fn(arg) with stderr going to a temporary file; returns what it
- * wrote (free it). */
-static char *stderr_of(void (*fn)(void *), void *arg)
-{
-    FILE *tmp = tmpfile();
-    ck_assert(tmp != NULL);
-    fflush(stderr);
-    int saved = dup(STDERR_FILENO);
-    ck_assert(saved >= 0);
-    ck_assert(dup2(fileno(tmp), STDERR_FILENO) >= 0);
-    fn(arg);
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    long size = ftell(tmp);
-    char *text = calloc((size_t)(size > 0 ? size : 0) + 1, 1);
-    ck_assert(text != NULL);
-    rewind(tmp);
-    size_t got = fread(text, 1, (size_t)(size > 0 ? size : 0), tmp);
-    text[got] = '\0';
-    fclose(tmp);
-    return text;
-}
-
 /* ---- Slots and threads --------------------------------------------------------- */
 
 enum { THREADS = 6 };
@@ -318,7 +294,7 @@ static void say_error(void *arg)
 
 START_TEST(an_error_is_one_line_on_stderr_and_returns_its_status)
 {
-    char *text = stderr_of(say_error, NULL);
+    char *text = test_stderr_of(say_error, NULL);
     ck_assert_str_eq(text, "02-mutex: cannot connect: refused\n");
     ck_assert_int_eq(error_status, EXIT_CANNOT_START);
     free(text);
@@ -339,7 +315,7 @@ START_TEST(a_failed_run_is_explained_with_its_counts_and_the_advice)
     r.started = 2;
     r.slots[0] = (struct report_slot){ .wrong = 3 };
     r.slots[1] = (struct report_slot){ .errors = 1, .stopped = true };
-    char *text = stderr_of(explain_two_ways, &r);
+    char *text = test_stderr_of(explain_two_ways, &r);
     ck_assert_str_eq(text, "02-mutex: 3 wrong replies, 1 thread stopped by an error (see the "
                            "report above).\n"
                            "02-mutex: 3 wrong replies, 1 thread stopped by an error (see the "

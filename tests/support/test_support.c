@@ -303,3 +303,25 @@ bool test_leaks_found(void)
     return false;
 #endif
 }
+
+char *test_stderr_of(void (*fn)(void *), void *arg)
+{
+    FILE *tmp = tmpfile();
+    ck_assert(tmp != NULL);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    ck_assert(saved >= 0);
+    ck_assert(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+    fn(arg);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    long size = ftell(tmp);
+    char *text = calloc((size_t)(size > 0 ? size : 0) + 1, 1);
+    ck_assert(text != NULL);
+    rewind(tmp);
+    size_t got = fread(text, 1, (size_t)(size > 0 ? size : 0), tmp);
+    text[got] = '\0';
+    fclose(tmp);
+    return text;
+}

@@ -115,6 +115,10 @@ bool test_wait_until_gone(pid_t pid, unsigned ms);
  * section that says who frees what. */
 bool test_leaks_found(void);
 
+/* Runs fn(arg) with stderr going to a temporary file; returns what it
+ * wrote (free it). */
+char *test_stderr_of(void (*fn)(void *), void *arg);
+
 /* A chapter test binary's whole main(): makes Ctrl-C stop any private
  * server a test started and a write to a dead connection an error result
  * rather than SIGPIPE, runs `suite`, and returns the exit status. */
