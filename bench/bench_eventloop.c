@@ -18,9 +18,8 @@
  * the 10 000-task case has tasks waiting in line.
  *
  * Besides ops/s, each run records the client's cost per command from
- * getrusage, as the chapter's --timing does (task_cost_begin/end): CPU
- * (user + system) and sleeps (voluntary context switches), and its peak
- * resident memory.  The ceiling (redis-benchmark -c 1 -P 64) and
+ * getrusage: CPU (user + system) and sleeps (voluntary context switches,
+ * as the chapter's --timing prints them), and its peak resident memory.  The ceiling (redis-benchmark -c 1 -P 64) and
  * the pipelined strategy's rows are read from ceiling.csv and
  * strategies.csv, which bench_redis wrote into the same folder earlier in
  * the same run (bench/run.sh): no second measurement of the same thing.
@@ -34,12 +33,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench_util.h"
 #include "bridge.h"
+#include "report.h"
 #include "task.h"
 
 static const char usage[] =
@@ -74,6 +75,15 @@ static size_t commands_per_run(enum strategy s)
                              : (size_t)bench_by_mode(&opts, 64000, 16000, 400);
 }
 
+/* This process's CPU time so far, user and system, in seconds. */
+static double cpu_seconds(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 /* One run, in this process: fills out[F_OPS..F_RSS] (MAX_REPS apart) and
  * returns how many tasks or threads failed or saw a wrong value. */
 static size_t run_here(enum strategy s, size_t n, size_t value_size, double *out)
@@ -81,24 +91,31 @@ static size_t run_here(enum strategy s, size_t n, size_t value_size, double *out
     size_t rounds = commands_per_run(s) / (2 * n);
     struct task_options o = { .tasks = n, .rounds = rounds > 0 ? rounds : 1,
                               .value_size = value_size, .key_prefix = "bench:loop" };
-    struct task_report r;
+    struct report_slot r = { 0 };
+    struct loop_client lc;
+    struct bridge b;
     char err[512];
-    int rc = s == S_EVENT_LOOP ? task_run(NULL, BENCH_WINDOW, &o, &r, err, sizeof err)
-                               : thread_run(NULL, BENCH_WINDOW, &o, &r, err, sizeof err);
+    double cpu = cpu_seconds(), start = report_seconds_now();
+    long sleeps = bench_sleeps();
+    int rc = s == S_EVENT_LOOP ? task_run(&lc, NULL, BENCH_WINDOW, &o, &r, err, sizeof err)
+                               : thread_run(&b, NULL, BENCH_WINDOW, &o, &r, err, sizeof err);
+    double seconds = report_seconds_now() - start;
+    cpu = cpu_seconds() - cpu;
+    sleeps = bench_sleeps() - sleeps;
     if (rc != 0) {
         fprintf(stderr, "bench_eventloop: %s\n(`make bench` runs this under "
                         "build/plain/bin/with-redis, which starts a Redis)\n", err);
         exit(2);
     }
-    if (r.succeeded != n || r.wrong_values != 0)
+    if (r.done != n || r.wrong != 0 || r.errors != 0)
         fprintf(stderr, "bench_eventloop: %s, %zu: %zu failed, %zu wrong values: %s\n",
-                strategy_names[s], n, r.failed, r.wrong_values, r.problem);
-    double ops = (double)r.commands;
-    out[F_OPS * MAX_REPS] = ops / r.seconds;
-    out[F_SLEEPS * MAX_REPS] = (double)r.sleeps / ops;
-    out[F_CPU * MAX_REPS] = r.cpu_seconds * 1e6 / ops;
-    out[F_RSS * MAX_REPS] = (double)r.peak_rss_kib;
-    return r.failed + r.wrong_values;
+                strategy_names[s], n, n - r.done, r.wrong, r.problem);
+    double ops = (double)(s == S_EVENT_LOOP ? lc.answered : b.client.answered);
+    out[F_OPS * MAX_REPS] = ops / seconds;
+    out[F_SLEEPS * MAX_REPS] = (double)sleeps / ops;
+    out[F_CPU * MAX_REPS] = cpu * 1e6 / ops;
+    out[F_RSS * MAX_REPS] = (double)report_peak_rss_kib();
+    return n - r.done + r.wrong;
 }
 
 /* Each run in a child of its own, like bench_backpressure's floods: its

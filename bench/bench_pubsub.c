@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -75,10 +76,12 @@ static bool read_up_to(const void *progress, const void *seq)
 /* The subscriber and its consumers, for one case. */
 struct fanout {
     char channel[64];
+    const char *channels[1];  /* the subscriber's: valid until it stops */
     size_t channel_len;
     struct subscriber *sub;
     struct watch_receiver *status;
     struct consumer consumers[16];
+    pthread_t threads[16];
     size_t count;
 };
 
@@ -87,16 +90,18 @@ static void fanout_start(struct fanout *f, size_t consumers)
     static unsigned runs;
     f->channel_len = (size_t)snprintf(f->channel, sizeof f->channel, "bench09:%ld:%u",
                                       (long)getpid(), runs++);
-    const char *channels[] = { f->channel };
-    const struct subscriber_options options = { channels, &f->channel_len, 1, CAPACITY, NULL };
+    f->channels[0] = f->channel;
+    const struct subscriber_options options = { f->channels, &f->channel_len, 1, CAPACITY,
+                                                NULL };
     char err[1024];
     if (subscriber_start(&f->sub, NULL, &options, err, sizeof err) != 0)
         die("cannot start the subscriber", err);
     f->status = subscriber_watch(f->sub);
     f->count = consumers;
     for (size_t i = 0; i < consumers; i++)
-        if (consumer_start(&f->consumers[i], subscriber_messages(f->sub)) != 0)
-            die("cannot start a consumer", strerror(errno));
+        if (consumer_init(&f->consumers[i], subscriber_messages(f->sub)) != 0 ||
+            pthread_create(&f->threads[i], NULL, consumer_main, &f->consumers[i]) != 0)
+            die("cannot start a consumer", "out of memory, or no thread");
     struct subscriber_status now;
     if (f->status == NULL ||
         wait_for(f->status, subscriber_is_subscribed, NULL, WAIT_MS, &now) != CHAN_OK)
@@ -113,7 +118,8 @@ static uint64_t fanout_stop(struct fanout *f, uint64_t published)
     watch_receiver_drop(f->status);
     uint64_t missed = 0;
     for (size_t i = 0; i < f->count; i++) {
-        consumer_join(&f->consumers[i]);
+        pthread_join(f->threads[i], NULL);
+        consumer_free(&f->consumers[i]);
         const struct consumer_report *r = &f->consumers[i].report;
         missed += r->missed;
         if (r->received + r->missed != last.sent ||

@@ -41,39 +41,28 @@ void consumer_run(struct broadcast_receiver *rx, struct watch_sender *progress,
                     "chapters/09-pubsub-fan-out/consumer.c)\n");
 }
 
-static void *consumer_main(void *arg)
+void *consumer_main(void *consumer)
 {
-    struct consumer *c = arg;
+    struct consumer *c = consumer;
     consumer_run(c->rx, c->progress, &c->report);
-    broadcast_receiver_drop(c->rx);
-    c->rx = NULL;
     /* Done: nobody need wait for this consumer to catch up any more. */
     uint64_t done = UINT64_MAX;
     watch_send(c->progress, &done);
     return NULL;
 }
 
-int consumer_start(struct consumer *c, struct broadcast_receiver *rx)
+int consumer_init(struct consumer *c, struct broadcast_receiver *rx)
 {
     uint64_t none = 0;
     *c = (struct consumer){ .rx = rx };
     if (rx == NULL)
-        return ENOMEM; /* subscriber_messages ran out of memory */
-    int rc = watch_channel(sizeof none, &none, NULL, NULL, &c->progress, &c->progress_rx);
-    if (rc == 0 && (rc = pthread_create(&c->thread, NULL, consumer_main, c)) == 0)
-        return 0;
-    broadcast_receiver_drop(rx);
-    watch_sender_drop(c->progress);
-    watch_receiver_drop(c->progress_rx);
-    *c = (struct consumer){ 0 };
-    return rc;
+        return ENOMEM;
+    return watch_channel(sizeof none, &none, NULL, NULL, &c->progress, &c->progress_rx);
 }
 
-void consumer_join(struct consumer *c)
+void consumer_free(struct consumer *c)
 {
-    pthread_join(c->thread, NULL);
+    broadcast_receiver_drop(c->rx);
     watch_sender_drop(c->progress);
     watch_receiver_drop(c->progress_rx);
-    c->progress = NULL;
-    c->progress_rx = NULL;
 }

@@ -21,7 +21,6 @@
 #ifndef CONSUMER_H
 #define CONSUMER_H
 
-#include <pthread.h>
 #include <stdint.h>
 
 #include "broadcast.h"
@@ -42,21 +41,26 @@ struct consumer_report {
 void consumer_run(struct broadcast_receiver *rx, struct watch_sender *progress,
                   struct consumer_report *report);
 
+/* A consumer on a thread of its own: consumer_init, then consumer_main as
+ * the thread's body (pthread_create, or report_start_threads), and
+ * consumer_free once the thread is joined. */
 struct consumer {
-    pthread_t thread;
     struct broadcast_receiver *rx;       /* the thread's */
     struct watch_sender *progress;       /* the thread's */
     struct watch_receiver *progress_rx;  /* for whoever waits for this consumer:
                                             a uint64_t, UINT64_MAX once it ended */
-    struct consumer_report report;
+    struct consumer_report report;       /* final once the thread is joined */
 };
 
-/* Runs consumer_run on a thread of its own, reading `rx` (which it takes
- * over, even on failure).  Returns 0, or an errno value. */
-int consumer_start(struct consumer *c, struct broadcast_receiver *rx);
+/* Gets c ready to read `rx` (which it takes over, even on failure: NULL is
+ * taken for out of memory).  Returns 0, or ENOMEM. */
+int consumer_init(struct consumer *c, struct broadcast_receiver *rx);
 
-/* Waits for the thread (it ends once the subscriber has stopped) and frees
- * what consumer_start made; c->report is then final. */
-void consumer_join(struct consumer *c);
+/* The thread: consumer_run on c->rx until the channel closes, then
+ * UINT64_MAX on c->progress. */
+void *consumer_main(void *consumer);
+
+/* Frees what consumer_init made. */
+void consumer_free(struct consumer *c);
 
 #endif

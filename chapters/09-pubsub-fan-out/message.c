@@ -12,6 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Copies len bytes to `to`, NUL-terminates them, and returns `to`. */
+static const char *copy_bytes(char *to, const void *from, size_t len)
+{
+    if (len > 0) /* memcpy from NULL is undefined, even for no bytes */
+        memcpy(to, from, len);
+    to[len] = '\0';
+    return to;
+}
+
 struct message *message_new(enum message_kind kind, uint64_t seq, const void *channel,
                             size_t channel_len, const void *payload, size_t payload_len)
 {
@@ -20,17 +29,9 @@ struct message *message_new(enum message_kind kind, uint64_t seq, const void *ch
         return NULL;
     m->kind = kind;
     m->seq = seq;
-    char *at = m->bytes;
-    if (channel_len > 0)
-        memcpy(at, channel, channel_len);
-    at[channel_len] = '\0';
-    m->channel = at;
+    m->channel = copy_bytes(m->bytes, channel, channel_len);
     m->channel_len = channel_len;
-    at += channel_len + 1;
-    if (payload_len > 0)
-        memcpy(at, payload, payload_len);
-    at[payload_len] = '\0';
-    m->payload = at;
+    m->payload = copy_bytes(m->bytes + channel_len + 1, payload, payload_len);
     m->payload_len = payload_len;
     atomic_init(&m->refs, 1);
     return m;

@@ -2,7 +2,7 @@
  * bridge.c - threads to the loop and back (see bridge.h).
  *
  * Read it in the order a call travels:
- *   bridge_command  (a thread) copy the command, mpsc_send it, wake the
+ *   bridge_command  (a thread) a call on its stack: mpsc_send it, wake the
  *                   loop, wait on the oneshot
  *   on_wake         (the loop) take everything queued, send each command
  *                   on the loop's connection
@@ -12,7 +12,6 @@
  */
 #include "bridge.h"
 
-#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,24 +21,19 @@
 /* The most calls on_wake takes from the channel per mpsc_recv_many. */
 #define DRAIN_BATCH 256
 
-/* One command from a thread: it travels by pointer, so its request can
- * sit in the loop client's line, and its bytes stay put, until answered. */
+/* One command from a thread.  It lives on that thread's stack: the thread
+ * waits for the answer, so the call, and the arguments it points to, stay
+ * put until the loop has answered - the last thing the loop does with it. */
 struct bridge_call {
     struct loop_request req;
     struct oneshot_sender *reply; /* one struct redis_result */
-    char bytes[];                 /* private copies: the key, then the value */
 };
 
-static void call_free(struct bridge_call *call)
-{
-    oneshot_sender_drop(call->reply); /* unanswered: its thread wakes with CLOSED */
-    free(call);
-}
-
-/* For the channel: calls still queued when it dies are freed. */
+/* For the channel: a call still queued when it dies is answered with
+ * CHAN_CLOSED. */
 static void call_drop(void *elem)
 {
-    call_free(*(struct bridge_call **)elem);
+    oneshot_sender_drop((*(struct bridge_call **)elem)->reply);
 }
 
 static void result_drop(void *elem)
@@ -50,14 +44,13 @@ static void result_drop(void *elem)
 /* ---- The loop's side --------------------------------------------------------- */
 
 /* A bridged call's continuation: the result goes home.  oneshot_send wakes
- * the waiting thread: here, and only here, a command costs a system call. */
+ * the waiting thread: here, and only here, a command costs a system call.
+ * After it, the call may be gone with its thread's stack frame. */
 static void answer_call(struct loop_request *req, struct redis_result result)
 {
     struct bridge_call *call = (struct bridge_call *)((char *)req - offsetof(struct bridge_call, req));
     if (oneshot_send(call->reply, &result) != CHAN_OK)
         redis_result_free(&result); /* its thread left */
-    call->reply = NULL;
-    call_free(call);
 }
 
 static void on_wake(uv_async_t *wake)
@@ -70,11 +63,10 @@ static void on_wake(uv_async_t *wake)
      * until we take from it: mpsc_recv_many returns at once.  On an empty
      * queue it would wait - and stop the whole loop. */
     while (mpsc_len(b->rx) > 0 && (n = mpsc_recv_many(b->rx, calls, DRAIN_BATCH)) > 0) {
-        b->received += n;
         for (size_t i = 0; i < n; i++)
             loop_client_send(&b->client, &calls[i]->req);
     }
-    /* Every handle is gone and the queue is drained: nothing more can come. */
+    /* The sender is gone and the queue is drained: nothing more can come. */
     if (mpsc_is_closed(b->rx) && mpsc_len(b->rx) == 0) {
         uv_close((uv_handle_t *)wake, NULL);
         loop_client_close(&b->client);
@@ -84,52 +76,44 @@ static void on_wake(uv_async_t *wake)
 static void *loop_main(void *arg)
 {
     struct bridge *b = arg;
-    loop_client_adopt(&b->client);
+    b->client.owner = pthread_self(); /* the loop, and hiredis, are this thread's now */
     /* Returns when the wake handle and the connection are both closed. */
     uv_run(&b->loop, UV_RUN_DEFAULT);
     return NULL;
 }
 
-int bridge_start(struct bridge *b, const char *url, size_t window, size_t capacity,
-                 struct bridge_handle *h, char *err, size_t errlen)
+int bridge_start(struct bridge *b, const char *url, size_t window, size_t capacity, char *err,
+                 size_t errlen)
 {
     *b = (struct bridge){ .wakeups = 0 };
-    *h = (struct bridge_handle){ .wake = &b->wake };
-    int rc = uv_loop_init(&b->loop);
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot make an event loop: %s", uv_strerror(rc));
-        return -1;
-    }
-    if (loop_client_connect(&b->client, &b->loop, url, window, 10000, err, errlen) != 0) {
+    int rc = mpsc_channel(capacity, sizeof(struct bridge_call *), call_drop, &b->tx, &b->rx);
+    if (rc == 0 && (rc = uv_loop_init(&b->loop)) == 0 &&
+        loop_client_connect(&b->client, &b->loop, url, window, 10000, err, errlen) != 0) {
         uv_loop_close(&b->loop);
-        return -1;
-    }
-    rc = mpsc_channel(capacity, sizeof(struct bridge_call *), call_drop, &h->tx, &b->rx);
-    if (rc == 0) {
+        rc = -1; /* err says why */
+    } else if (rc == 0) {
         uv_async_init(&b->loop, &b->wake, on_wake);
         b->wake.data = b;
-        rc = pthread_create(&b->thread, NULL, loop_main, b);
-        if (rc != 0)
-            uv_close((uv_handle_t *)&b->wake, NULL);
-    }
-    if (rc != 0) { /* the loop never ran: close what it has, here */
-        snprintf(err, errlen, "cannot start the loop: %s", strerror(rc));
-        mpsc_sender_drop(h->tx);
-        h->tx = NULL;
-        mpsc_receiver_drop(b->rx);
+        if ((rc = pthread_create(&b->thread, NULL, loop_main, b)) == 0)
+            return 0;
+        /* The loop never ran: close what it has, here. */
+        uv_close((uv_handle_t *)&b->wake, NULL);
         loop_client_close(&b->client);
         uv_run(&b->loop, UV_RUN_DEFAULT);
         uv_loop_close(&b->loop);
-        return -1;
     }
-    return 0;
+    if (rc > 0)
+        snprintf(err, errlen, "cannot start the loop: %s", strerror(rc));
+    mpsc_sender_drop(b->tx);
+    mpsc_receiver_drop(b->rx);
+    return -1;
 }
 
 void bridge_stop(struct bridge *b)
 {
-    /* The channel is closed (every handle dropped): one last wake-up makes
-     * the loop see it.  The loop may have seen it already and closed the
-     * handle; a send to a closed handle is harmless while the loop exists. */
+    /* The channel closes; one last wake-up makes the loop see it. */
+    mpsc_sender_drop(b->tx);
+    b->tx = NULL;
     uv_async_send(&b->wake);
     pthread_join(b->thread, NULL);
     mpsc_receiver_drop(b->rx);
@@ -138,45 +122,23 @@ void bridge_stop(struct bridge *b)
 
 /* ---- The threads' side ----------------------------------------------------------- */
 
-int bridge_handle_clone(const struct bridge_handle *h, struct bridge_handle *out)
-{
-    *out = (struct bridge_handle){ .tx = mpsc_sender_clone(h->tx), .wake = h->wake };
-    return out->tx != NULL ? 0 : ENOMEM;
-}
-
-void bridge_handle_drop(struct bridge_handle *h)
-{
-    mpsc_sender_drop(h->tx);
-    h->tx = NULL;
-}
-
-struct redis_result bridge_command(struct bridge_handle *h, int argc, const char *const *argv,
+struct redis_result bridge_command(struct bridge *b, int argc, const char *const *argv,
                                    const size_t *argv_len)
 {
-    size_t bytes = 0;
-    for (int i = 1; i < argc && i < 3; i++)
-        bytes += argv_len[i];
-    struct bridge_call *call = malloc(sizeof *call + bytes);
-    struct oneshot_receiver *reply_rx = NULL;
-    if (call == NULL || argc < 2 || argc > 3 ||
-        oneshot_channel(sizeof(struct redis_result), result_drop, &call->reply, &reply_rx) != 0) {
-        free(call);
+    struct bridge_call call = { .req = { .argc = argc, .done = answer_call } };
+    struct bridge_call *sent = &call;
+    struct oneshot_receiver *reply_rx;
+    if (argc < 1 || argc > 3 ||
+        oneshot_channel(sizeof(struct redis_result), result_drop, &call.reply, &reply_rx) != 0)
         return redis_result_error(REDIS_RESULT_IO_ERROR, "cannot make a bridged call");
-    }
-    /* The thread's buffers are its own to reuse at once: copy the bytes. */
-    call->req = (struct loop_request){ .argc = argc, .done = answer_call };
-    char *at = call->bytes;
-    for (int i = 0; i < argc; i++) {
-        call->req.argv_len[i] = argv_len[i];
-        call->req.argv[i] = i == 0 ? argv[0] : memcpy(at, argv[i], argv_len[i]);
-        at += i == 0 ? 0 : argv_len[i];
-    }
-    if (mpsc_send(h->tx, &call) != CHAN_OK) {
-        call_free(call);
+    memcpy(call.req.argv, argv, (size_t)argc * sizeof *argv);
+    memcpy(call.req.argv_len, argv_len, (size_t)argc * sizeof *argv_len);
+    if (mpsc_send(b->tx, &sent) != CHAN_OK) {
+        oneshot_sender_drop(call.reply);
         oneshot_receiver_drop(reply_rx);
         return redis_result_error(REDIS_RESULT_IO_ERROR, "the loop has stopped");
     }
-    uv_async_send(h->wake); /* coalesces: one wake-up for many sends */
+    uv_async_send(&b->wake); /* coalesces: one wake-up for many sends */
     struct redis_result result;
     if (oneshot_recv(reply_rx, &result) != CHAN_OK)
         result = redis_result_error(REDIS_RESULT_IO_ERROR, "the loop dropped the call");
@@ -187,18 +149,16 @@ struct redis_result bridge_command(struct bridge_handle *h, int argc, const char
 /* ---- Chapter 11's threads mode -------------------------------------------------- */
 
 struct worker {
-    pthread_t thread;
-    struct bridge_handle h;
+    struct bridge *b;
     const struct task_options *opts;
-    size_t id;
-    struct task_report report; /* this thread's own counts, summed after the join */
+    size_t id;                /* 1, 2, ... */
+    struct report_slot *out;  /* this thread's own counts */
 };
 
-/* A bridged command's answer checked (task_check), counted and freed. */
+/* A bridged command's answer, checked (task_check) and freed. */
 static bool right(struct worker *w, size_t round, struct redis_result r, const char *value)
 {
-    bool ok = task_check(&w->report, "thread", w->id, round, &r, value, w->opts->value_size);
-    w->report.commands++;
+    bool ok = task_check(w->out, "thread", w->id, round, &r, value, w->opts->value_size);
     redis_result_free(&r);
     return ok;
 }
@@ -211,80 +171,57 @@ static void *worker_main(void *arg)
     char key[128], *value = malloc(o->value_size);
     size_t key_len = task_key(key, sizeof key, o->key_prefix, w->id);
     bool ok = value != NULL;
-    if (!ok)
-        snprintf(w->report.problem, sizeof w->report.problem, "thread %zu: out of memory", w->id);
+    if (!ok) {
+        w->out->errors++;
+        report_problem(w->out, "thread %zu: out of memory", w->id);
+    }
     for (size_t round = 0; ok && round < o->rounds; round++) {
         task_value(value, o->value_size, w->id, round);
         ok = right(w, round,
-                   bridge_command(&w->h, 3, (const char *[]){ "SET", key, value },
+                   bridge_command(w->b, 3, (const char *[]){ "SET", key, value },
                                   (const size_t[]){ 3, key_len, o->value_size }),
                    NULL) &&
              right(w, round,
-                   bridge_command(&w->h, 2, (const char *[]){ "GET", key },
+                   bridge_command(w->b, 2, (const char *[]){ "GET", key },
                                   (const size_t[]){ 3, key_len }),
                    value);
     }
+    w->out->done = ok;
     if (o->log != NULL)
         fprintf(o->log, "thread %zu: %s\n", w->id, ok ? "done" : "FAILED");
-    w->report.succeeded = ok;
-    w->report.failed = !ok;
     free(value);
-    bridge_handle_drop(&w->h);
     return NULL;
 }
 
-int thread_run(const char *url, size_t window, const struct task_options *opts,
-               struct task_report *report, char *err, size_t errlen)
+int thread_run(struct bridge *b, const char *url, size_t window, const struct task_options *opts,
+               struct report_slot *out, char *err, size_t errlen)
 {
-    *report = (struct task_report){ .window = window };
     if (opts->tasks > BRIDGE_MAX_THREADS) {
         snprintf(err, errlen, "at most %d threads", BRIDGE_MAX_THREADS);
         return -1;
     }
-    task_cost_begin(report);
     struct task_options o = *opts;
     if (o.value_size < TASK_MIN_VALUE_SIZE)
         o.value_size = TASK_MIN_VALUE_SIZE;
-    struct worker *ws = calloc(o.tasks, sizeof *ws);
-    struct bridge b;
-    struct bridge_handle h;
     /* A slot per thread: a thread has one call in flight, so no send waits. */
-    if (ws == NULL || bridge_start(&b, url, window, o.tasks, &h, err, errlen) != 0) {
-        if (ws == NULL)
-            snprintf(err, errlen, "out of memory for %zu threads", o.tasks);
-        free(ws);
+    if (bridge_start(b, url, window, o.tasks, err, errlen) != 0)
         return -1;
-    }
-    size_t started = 0;
-    for (; started < o.tasks; started++) {
-        struct worker *w = &ws[started];
-        *w = (struct worker){ .opts = &o, .id = started };
-        if (bridge_handle_clone(&h, &w->h) != 0 ||
-            pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-            bridge_handle_drop(&w->h);
-            snprintf(report->problem, sizeof report->problem, "could start only %zu threads",
-                     started);
-            break;
-        }
-    }
-    bridge_handle_drop(&h);
-    for (size_t i = 0; i < started; i++) {
-        pthread_join(ws[i].thread, NULL);
-        struct task_report *r = &ws[i].report;
-        report->succeeded += r->succeeded;
-        report->failed += r->failed;
-        report->commands += r->commands;
-        report->wrong_values += r->wrong_values;
-        if (report->problem[0] == '\0')
-            memcpy(report->problem, r->problem, sizeof r->problem);
-    }
-    bridge_stop(&b);
-    report->failed += o.tasks - started;
-    report->sent = b.client.sent;
-    report->max_in_flight = b.client.max_in_flight;
-    report->max_waiting = b.client.max_waiting;
-    report->wakeups = b.wakeups;
-    free(ws);
-    task_cost_end(report);
+    struct report threads;
+    report_init(&threads, "11-event-loop-tasks", o.tasks, sizeof(struct worker));
+    struct worker *workers = threads.workers;
+    for (size_t i = 0; i < o.tasks; i++)
+        workers[i] = (struct worker){ .b = b, .opts = &o, .id = i + 1, .out = &threads.slots[i] };
+    report_start_threads(&threads, worker_main);
+    report_join_threads(&threads);
+    bridge_stop(b);
+
+    struct report_totals t = report_totals(&threads);
+    out->done += t.done;
+    out->wrong += t.wrong;
+    out->errors += t.errors + (o.tasks - threads.started);
+    const char *first = report_first_problem(&threads);
+    if (first != NULL || threads.started < o.tasks)
+        report_problem(out, "%s", first != NULL ? first : "not every thread could start");
+    report_free(&threads);
     return 0;
 }

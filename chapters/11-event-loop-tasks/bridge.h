@@ -31,55 +31,46 @@
 
 struct bridge {
     uv_loop_t loop;
-    struct loop_client client;
+    struct loop_client client;    /* its counters stay readable after bridge_stop */
     uv_async_t wake;              /* uv_async_send: the one call safe from any thread */
-    struct mpsc_receiver *rx;     /* struct bridge_call * elements; the loop's */
+    struct mpsc_sender *tx;       /* struct bridge_call * elements: one sender,
+                                     shared by every thread (mpsc.h) */
+    struct mpsc_receiver *rx;     /* the loop's */
     pthread_t thread;             /* the loop's own thread */
-    /* The loop's counters: read them after bridge_stop. */
-    size_t wakeups;               /* times on_wake ran */
-    size_t received;              /* commands it took from the channel */
-};
-
-/* What a thread holds to send: clone one per thread, drop it when done. */
-struct bridge_handle {
-    struct mpsc_sender *tx;
-    uv_async_t *wake;
+    size_t wakeups;               /* times on_wake ran; read it after bridge_stop */
 };
 
 /*
  * Connects to `url` (NULL: $REDIS_URL) with a window of `window` commands,
  * makes a channel of `capacity` calls, and starts the loop on a thread of
- * its own.  *h is the first handle.  Returns 0, or -1 with the message in
- * err[errlen].
+ * its own.  Returns 0, or -1 with the message in err[errlen].
  */
-int bridge_start(struct bridge *b, const char *url, size_t window, size_t capacity,
-                 struct bridge_handle *h, char *err, size_t errlen);
+int bridge_start(struct bridge *b, const char *url, size_t window, size_t capacity, char *err,
+                 size_t errlen);
 
-/* A handle of one's own for another thread: 0, or ENOMEM. */
-int bridge_handle_clone(const struct bridge_handle *h, struct bridge_handle *out);
-void bridge_handle_drop(struct bridge_handle *h);
-
-/* Runs a command through the loop and waits for its result (the caller's
- * to free): VALUE, NIL, OK, ERROR, or IO_ERROR when the connection is gone
- * or the loop has stopped.  From any thread but the loop's. */
-struct redis_result bridge_command(struct bridge_handle *h, int argc, const char *const *argv,
+/* Runs a command (at most 3 arguments) through the loop and waits for its
+ * result (the caller's to free): VALUE, NIL, OK, ERROR, or IO_ERROR when
+ * the connection is gone or the loop has stopped.  From any thread but the
+ * loop's, any number at once. */
+struct redis_result bridge_command(struct bridge *b, int argc, const char *const *argv,
                                    const size_t *argv_len);
 
-/* Once every handle has been dropped: the loop answers what is left,
- * closes the connection and ends; its thread is joined. */
+/* Once no thread sends any more: drops the sender, so that the loop
+ * answers what is left, closes the connection and ends; joins its thread. */
 void bridge_stop(struct bridge *b);
 
 /* The most threads thread_run starts. */
 #define BRIDGE_MAX_THREADS 1024
 
 /*
- * chapter 11's threads mode: opts->tasks OS threads (at most
- * BRIDGE_MAX_THREADS), each making opts->rounds rounds of SET and GET
- * through the bridge, exactly as a task does, with one command in flight
- * at a time.  Fills *report like task_run, and report->wakeups.  Returns
- * 0, or -1 with a message in err[errlen] when it could not start.
+ * Chapter 11's threads mode: opts->tasks OS threads (at most
+ * BRIDGE_MAX_THREADS), numbered from 1, each
+ * making opts->rounds rounds of SET and GET through the bridge, exactly as
+ * a task does, with one command in flight at a time.  Counts go to *out as
+ * task_run's do (task.h); *b keeps the loop's counters afterwards.
+ * Returns 0, or -1 with a message in err[errlen] when it could not start.
  */
-int thread_run(const char *url, size_t window, const struct task_options *opts,
-               struct task_report *report, char *err, size_t errlen);
+int thread_run(struct bridge *b, const char *url, size_t window, const struct task_options *opts,
+               struct report_slot *out, char *err, size_t errlen);
 
 #endif

@@ -65,7 +65,8 @@ struct loop_client {
     size_t window;                /* the most commands handed to hiredis at once */
     unsigned command_timeout_ms;  /* no reply for that long: the connection is dropped */
     char url[320];                /* for messages; a password shows as *** */
-    pthread_t owner;              /* the thread that runs the loop */
+    pthread_t owner;              /* the thread that runs the loop (bridge.c
+                                     hands it to a thread of its own) */
 
     /* The loop's own state. */
     redisAsyncContext *ac;        /* NULL once the connection is gone */
@@ -105,9 +106,5 @@ void loop_client_send(struct loop_client *lc, struct loop_request *req);
 /* Nothing more will be sent: once every request has been answered, the
  * connection is closed and the loop can end.  Safe to call again. */
 void loop_client_close(struct loop_client *lc);
-
-/* The calling thread runs the loop from now on (bridge.c hands the loop
- * to a thread of its own). */
-void loop_client_adopt(struct loop_client *lc);
 
 #endif

@@ -14,15 +14,22 @@
  *
  * Each task of a run makes `rounds` rounds of SET then GET on a key of its
  * own, and checks that every GET returns the value it has just set: a
- * reply delivered to the wrong task is caught.
+ * reply delivered to the wrong task is caught.  Tasks are numbered from 1.
+ *
+ * What a run counts goes into one report slot (report.h): `done`, the tasks
+ * that made every round right; `wrong`, the GETs that returned another
+ * value; `errors`, the commands that failed; `problem`, the first thing
+ * that went wrong.  A task stops at its first wrong answer or error.
  */
 #ifndef TASK_H
 #define TASK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
 #include "loop_client.h"
+#include "report.h"
 
 /* Values are at least this long, so that each one names its task and
  * round ("t9999:r99:" and letters). */
@@ -32,31 +39,15 @@ struct task_options {
     size_t tasks;           /* how many, at least 1 */
     size_t rounds;          /* SET + GET rounds per task, at least 1 */
     size_t value_size;      /* bytes per value, at least TASK_MIN_VALUE_SIZE */
-    const char *key_prefix; /* keys are "<prefix>:<id>"; NULL: "ch11" */
+    const char *key_prefix; /* keys are "<prefix>:<id>" */
     FILE *log;              /* a line per task that ends, or NULL */
-};
-
-struct task_report {
-    size_t succeeded;       /* tasks that made every round, every GET right */
-    size_t failed;          /* tasks that stopped on an error or a wrong value */
-    size_t commands;        /* answers the tasks received, errors included */
-    size_t wrong_values;    /* GETs that did not return the task's own value */
-    /* The connection's figures (loop_client), copied by task_run. */
-    size_t sent, max_in_flight, max_waiting, window;
-    size_t wakeups;         /* thread_run: times the threads woke the loop */
-    /* What the run cost this process (all its threads), from getrusage:
-     * for --timing and the benchmark. */
-    double seconds, cpu_seconds;
-    long sleeps;            /* voluntary context switches */
-    long peak_rss_kib;
-    char problem[600];      /* the first thing that went wrong; "" if nothing */
 };
 
 /* What the tasks of one run share. */
 struct task_group {
     struct loop_client *client;
     struct task_options opts;
-    struct task_report *report;
+    struct report_slot *out;
     size_t live;            /* tasks not finished; the last one closes the connection */
 };
 
@@ -64,34 +55,29 @@ struct task_group {
  * Spawns opts->tasks tasks (tokio::spawn): each sends its first command at
  * once, or waits in the window's line.  They run when the loop runs, and
  * when the last one has finished, the connection is closed, so the loop
- * ends.  Returns how many were spawned (fewer only when memory ran out;
- * the report says so).
+ * ends.  Counts go to *out (see above).
  */
-size_t task_group_start(struct task_group *g, struct loop_client *client,
-                        const struct task_options *opts, struct task_report *report);
+void task_group_start(struct task_group *g, struct loop_client *client,
+                      const struct task_options *opts, struct report_slot *out);
 
 /*
  * The whole run on the caller's thread: a loop, a connection to `url`
  * (NULL: $REDIS_URL) with a window of `window` commands, the tasks, and
- * the loop run until they have all finished.  Returns 0 when it ran
- * (failures are in the report), -1 with a message in err[errlen] when it
- * could not start (bad URL, no server).
+ * the loop run until they have all finished.  *lc keeps the connection's
+ * counters afterwards.  Returns 0 when it ran (failures are in *out), -1
+ * with a message in err[errlen] when it could not start (bad URL, no
+ * server).
  */
-int task_run(const char *url, size_t window, const struct task_options *opts,
-             struct task_report *report, char *err, size_t errlen);
+int task_run(struct loop_client *lc, const char *url, size_t window,
+             const struct task_options *opts, struct report_slot *out, char *err, size_t errlen);
 
 /* Checks an answer: OK for a SET (value NULL), exactly value[0..value_size)
- * for a GET.  A wrong one is counted (wrong_values, for a GET that got
- * another value or nil) and, if it is the first problem of the run, told
- * in report->problem as "<who> <id>, round <round>: ...".  True if right.
+ * for a GET.  A wrong one is counted in *out (`wrong` for a GET that got
+ * another value or nil, `errors` otherwise) and told as the problem, if it
+ * is the first: "<who> <id>, round <round>: ...".  True if right.
  * (bridge.c's threads check theirs with it too.) */
-bool task_check(struct task_report *report, const char *who, size_t id, size_t round,
+bool task_check(struct report_slot *out, const char *who, size_t id, size_t round,
                 const struct redis_result *r, const char *value, size_t value_size);
-
-/* Start and end of the cost figures of *report (task_run and thread_run
- * call them). */
-void task_cost_begin(struct task_report *report);
-void task_cost_end(struct task_report *report);
 
 /* The key of task `id` and its value in round `round`, value_size bytes
  * (bridge.c's threads use the same ones).  task_key returns the length. */

@@ -26,8 +26,8 @@
 #include "redis_client.h"
 
 struct subscriber {
-    /* Shared: the senders only for subscribing (subscriber_messages and
-     * subscriber_watch lock the channel), the rest set before the thread. */
+    /* Set before the thread starts.  The channels lock themselves, so
+     * subscriber_messages and subscriber_watch may use the senders. */
     struct broadcast_sender *messages;
     struct watch_sender *status_tx;
     struct watch_receiver *status_rx;  /* keeps the latest status stored: a
@@ -35,7 +35,7 @@ struct subscriber {
     struct oneshot_sender *stop_tx;    /* dropped by subscriber_stop */
     struct oneshot_receiver *stop_rx;  /* the thread's */
     pthread_t thread;
-    char *url;
+    char *url;                         /* a copy: the caller's may change */
     struct subscriber_options options;
     /* The thread's alone. */
     struct redis_client *client;       /* NULL while disconnected */
@@ -99,21 +99,6 @@ static void announce_subscribed(struct subscriber *s)
     s->status.why[0] = '\0';
     publish_status(s);
     log_event(s, "subscribed to %zu channels", s->status.channels);
-}
-
-/* Sends SUBSCRIBE for every channel; the confirmations come later, through
- * handle_push.  False (the reason in s->failure) if the connection failed. */
-static bool send_subscribe(struct subscriber *s)
-{
-    const struct subscriber_options *o = &s->options;
-    if (redis_client_subscribe(s->client, o->channel_count, o->channels, o->channel_lens,
-                               s->failure, sizeof s->failure) != 0)
-        return false;
-    //> pitfall subscribed-too-early
-    //| mistake
-    //| announce_subscribed(s); /* sent is not confirmed */
-    //< pitfall subscribed-too-early
-    return true;
 }
 
 /* One thing Redis pushed: a SUBSCRIBE confirmation, or a message. */
@@ -205,33 +190,42 @@ static void connection_lost(struct subscriber *s)
     log_event(s, "%s; reconnecting", s->status.why);
 }
 
-/* Connects, and sends SUBSCRIBE: the start of every connection.  A short
- * command timeout: AUTH or SELECT in the URL are the only round trips, and
- * a stop may have to wait for them. */
+/* Connects, and sends SUBSCRIBE: the start of every connection.  The
+ * confirmations come later, through handle_push.  A short command timeout:
+ * the connection's checks (PING, and AUTH or SELECT if the URL asks for
+ * them) are its only round trips, and a stop may have to wait for them. */
 static bool connect_and_subscribe(struct subscriber *s, char *err, size_t errlen)
 {
     const struct redis_client_options options = { .connect_timeout_ms = 1000,
                                                   .command_timeout_ms = 2000 };
+    const struct subscriber_options *o = &s->options;
     s->client = redis_client_connect(s->url, &options, err, errlen);
     if (s->client == NULL)
         return false;
     redis_client_local_address(s->client, s->status.address, sizeof s->status.address);
     log_event(s, "connected to %s; subscribing to %zu channels", redis_client_url(s->client),
-              s->options.channel_count);
+              o->channel_count);
     //> snippet resubscribe
     //> pitfall forget-resubscribe
     /* A new connection starts with no subscription at all. */
-    bool subscribed = send_subscribe(s);
+    int rc = redis_client_subscribe(s->client, o->channel_count, o->channels, o->channel_lens,
+                                    err, errlen);
     //| mistake
-    //| bool subscribed = s->status.subscriptions > 0 || send_subscribe(s); /* first time only */
+    //| int rc = s->status.subscriptions > 0 ? 0 /* first time only */
+    //|          : redis_client_subscribe(s->client, o->channel_count, o->channels,
+    //|                                   o->channel_lens, err, errlen);
     //< pitfall forget-resubscribe
     //< snippet resubscribe
-    if (!subscribed) {
-        snprintf(err, errlen, "%s", s->failure);
+    if (rc != 0) {
         redis_client_free(s->client);
         s->client = NULL;
+        return false;
     }
-    return subscribed;
+    //> pitfall subscribed-too-early
+    //| mistake
+    //| announce_subscribed(s); /* sent is not confirmed */
+    //< pitfall subscribed-too-early
+    return true;
 }
 
 /* Connects and subscribes again, waiting longer after each failure.  True
@@ -247,8 +241,8 @@ static bool reconnect(struct subscriber *s)
         int unused;
         if (oneshot_recv_timeout(s->stop_rx, &unused, delay_ms) != CHAN_TIMEOUT)
             return false;
-        delay_ms = delay_ms >= SUBSCRIBER_BACKOFF_MAX_MS / 2 ? SUBSCRIBER_BACKOFF_MAX_MS
-                                                             : delay_ms * 2;
+        delay_ms = delay_ms * 2 < SUBSCRIBER_BACKOFF_MAX_MS ? delay_ms * 2
+                                                            : SUBSCRIBER_BACKOFF_MAX_MS;
     }
     log_event(s, "reconnected");
     return true;
@@ -276,6 +270,8 @@ static void *subscriber_main(void *arg)
     broadcast_sender_drop(s->messages);
     watch_sender_drop(s->status_tx);
     //< snippet subscriber_loop
+    s->messages = NULL;
+    s->status_tx = NULL;
     log_event(s, "stopped");
     return NULL;
 }
@@ -285,9 +281,11 @@ static void *subscriber_main(void *arg)
 static void free_subscriber(struct subscriber *s)
 {
     redis_client_free(s->client);
+    broadcast_sender_drop(s->messages);
+    watch_sender_drop(s->status_tx);
+    watch_receiver_drop(s->status_rx);
     oneshot_sender_drop(s->stop_tx);
     oneshot_receiver_drop(s->stop_rx);
-    watch_receiver_drop(s->status_rx);
     free(s->url);
     free(s);
 }
@@ -297,37 +295,34 @@ int subscriber_start(struct subscriber **out, const char *url,
 {
     struct subscriber *s = calloc(1, sizeof *s);
     struct broadcast_receiver *unused = NULL;
-    int rc = ENOMEM;
     *out = NULL;
-    if (s != NULL && (s->url = strdup(url != NULL ? url : redis_url_from_env())) != NULL &&
-        (rc = broadcast_channel(options->capacity, sizeof(struct message *), message_clone,
-                                message_drop, &s->messages, &unused)) == 0 &&
-        (rc = watch_channel(sizeof s->status, &s->status, NULL, NULL, &s->status_tx,
-                            &s->status_rx)) == 0)
-        rc = oneshot_channel(sizeof(int), NULL, &s->stop_tx, &s->stop_rx);
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = broadcast_channel(options->capacity, sizeof(struct message *), message_clone,
+                               message_drop, &s->messages, &unused);
     broadcast_receiver_drop(unused); /* consumers come through subscriber_messages */
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot make the subscriber's channels (capacity %zu): %s",
-                 options->capacity, strerror(rc));
-    } else {
-        s->options = *options;
-        /* Connect on the caller's thread: a bad URL or a server that is not
-         * there is reported now, with the wrapper's message. */
-        if (connect_and_subscribe(s, err, errlen)) {
-            rc = pthread_create(&s->thread, NULL, subscriber_main, s);
-            if (rc == 0) {
-                *out = s;
-                return 0;
-            }
-            snprintf(err, errlen, "cannot start the subscriber thread: %s", strerror(rc));
-        }
-    }
-    if (s != NULL) {
-        broadcast_sender_drop(s->messages);
-        watch_sender_drop(s->status_tx);
+    if (rc == 0)
+        rc = watch_channel(sizeof s->status, &s->status, NULL, NULL, &s->status_tx,
+                           &s->status_rx);
+    if (rc == 0)
+        rc = oneshot_channel(sizeof(int), NULL, &s->stop_tx, &s->stop_rx);
+    if (rc == 0 && (s->url = strdup(url != NULL ? url : redis_url_from_env())) == NULL)
+        rc = ENOMEM;
+    s->options = *options;
+    /* Connect on the caller's thread: a bad URL or a server that is not
+     * there is reported now, with the wrapper's message. */
+    if (rc != 0)
+        snprintf(err, errlen, "cannot make the subscriber: %s", strerror(rc));
+    else if (connect_and_subscribe(s, err, errlen) &&
+             (rc = pthread_create(&s->thread, NULL, subscriber_main, s)) == 0)
+        *out = s;
+    else if (rc != 0)
+        snprintf(err, errlen, "cannot start the subscriber thread: %s", strerror(rc));
+    if (*out == NULL)
         free_subscriber(s);
-    }
-    return -1;
+    return *out != NULL ? 0 : -1;
 }
 
 struct broadcast_receiver *subscriber_messages(struct subscriber *s)

@@ -14,18 +14,11 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <string.h>
 
 #include <hiredis/adapters/libuv.h>
 
 /* Records the first reason the connection became unusable; later ones
  * only repeat it. */
-static void record_failure(struct loop_client *lc, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
 static void record_failure(struct loop_client *lc, const char *fmt, ...)
 {
     if (lc->failure[0] != '\0')
@@ -269,11 +262,6 @@ void loop_client_close(struct loop_client *lc)
     disconnect_when_done(lc);
 }
 
-void loop_client_adopt(struct loop_client *lc)
-{
-    lc->owner = pthread_self();
-}
-
 /* ---- Connecting ---------------------------------------------------------------- */
 
 /* The loop's connection failed to come up after all (the server went
@@ -295,17 +283,11 @@ static void on_connect(const redisAsyncContext *ac, int status)
 static void on_setup_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     const redisReply *r = reply;
+    (void)privdata;
     if (r != NULL && r->type == REDIS_REPLY_ERROR) {
-        record_failure(ac->data, "%s failed: %s", (const char *)privdata, r->str);
+        record_failure(ac->data, "AUTH or SELECT failed: %s", r->str);
         redisAsyncDisconnect(ac);
     }
-}
-
-static void setup_command(struct loop_client *lc, const char *name, const char *arg)
-{
-    const char *argv[] = { name, arg };
-    const size_t len[] = { strlen(name), strlen(arg) };
-    redisAsyncCommandArgv(lc->ac, on_setup_reply, (void *)name, 2, argv, len);
 }
 
 int loop_client_connect(struct loop_client *lc, uv_loop_t *loop, const char *url,
@@ -338,12 +320,10 @@ int loop_client_connect(struct loop_client *lc, uv_loop_t *loop, const char *url
     lc->ac->ev.addWrite = add_write_once;
     redisAsyncSetConnectCallback(lc->ac, on_connect);
     redisAsyncSetDisconnectCallback(lc->ac, on_disconnect);
-    char db[16];
-    snprintf(db, sizeof db, "%d", u.db);
     if (u.password[0] != '\0')
-        setup_command(lc, "AUTH", u.password);
+        redisAsyncCommand(lc->ac, on_setup_reply, NULL, "AUTH %s", u.password);
     if (u.db != 0)
-        setup_command(lc, "SELECT", db);
+        redisAsyncCommand(lc->ac, on_setup_reply, NULL, "SELECT %d", u.db);
 
     uv_timer_init(loop, &lc->timer);
     lc->timer.data = lc;

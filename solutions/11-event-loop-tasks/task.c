@@ -9,11 +9,8 @@
  */
 #include "task.h"
 
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
 enum task_step { TASK_SET, TASK_GET };
 
@@ -21,7 +18,7 @@ enum task_step { TASK_SET, TASK_GET };
 struct task {
     struct loop_request req;  /* its one command: in flight, or waiting in line */
     struct task_group *group;
-    size_t id;
+    size_t id;                /* 1, 2, ... */
     size_t round;             /* 0 .. rounds-1 */
     enum task_step step;      /* what the command in `req` is */
     char key[128];
@@ -38,68 +35,33 @@ static struct task *task_of(struct loop_request *req)
 
 size_t task_key(char *buf, size_t size, const char *prefix, size_t id)
 {
-    int n = snprintf(buf, size, "%.96s:%zu", prefix != NULL ? prefix : "ch11", id);
-    return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
+    int n = snprintf(buf, size, "%.96s:%zu", prefix, id);
+    return (size_t)n < size ? (size_t)n : size - 1;
 }
 
 void task_value(char *value, size_t value_size, size_t id, size_t round)
 {
-    /* "t<id>:r<round>:", then letters from a place that depends on both,
-     * copied 26 at a time (a byte at a time shows in a profile). */
-    static const char letters[] = "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz";
+    /* "t<id>:r<round>:", then a letter that depends on both. */
     char head[48];
-    int n = snprintf(head, sizeof head, "t%zu:r%zu:", id, round);
-    size_t i = (size_t)n < value_size ? (size_t)n : value_size;
-    memcpy(value, head, i);
-    for (size_t from = (id + round) % 26; i < value_size; i += 26)
-        memcpy(value + i, letters + from, value_size - i < 26 ? value_size - i : 26);
+    size_t n = (size_t)snprintf(head, sizeof head, "t%zu:r%zu:", id, round);
+    n = n < value_size ? n : value_size;
+    memcpy(value, head, n);
+    memset(value + n, 'a' + (int)((id + round) % 26), value_size - n);
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_seconds(const struct rusage *u)
-{
-    return (double)(u->ru_utime.tv_sec + u->ru_stime.tv_sec) +
-           (double)(u->ru_utime.tv_usec + u->ru_stime.tv_usec) / 1e6;
-}
-
-void task_cost_begin(struct task_report *r)
-{
-    struct rusage u;
-    getrusage(RUSAGE_SELF, &u);
-    r->seconds = now_seconds();
-    r->cpu_seconds = cpu_seconds(&u);
-    r->sleeps = u.ru_nvcsw;
-}
-
-void task_cost_end(struct task_report *r)
-{
-    struct rusage u;
-    getrusage(RUSAGE_SELF, &u);
-    r->seconds = now_seconds() - r->seconds;
-    r->cpu_seconds = cpu_seconds(&u) - r->cpu_seconds;
-    r->sleeps = u.ru_nvcsw - r->sleeps;
-    r->peak_rss_kib = u.ru_maxrss; /* KiB on Linux */
-}
-
-bool task_check(struct task_report *report, const char *who, size_t id, size_t round,
+bool task_check(struct report_slot *out, const char *who, size_t id, size_t round,
                 const struct redis_result *r, const char *value, size_t value_size)
 {
     if (value == NULL ? r->kind == REDIS_RESULT_OK
                       : r->kind == REDIS_RESULT_VALUE && r->len == value_size &&
                             memcmp(r->data, value, value_size) == 0)
         return true;
-    if (value != NULL && (r->kind == REDIS_RESULT_VALUE || r->kind == REDIS_RESULT_NIL))
-        report->wrong_values++;
-    if (report->problem[0] == '\0')
-        snprintf(report->problem, sizeof report->problem, "%s %zu, round %zu: %s gave %s%s%.400s",
-                 who, id, round, value == NULL ? "SET" : "GET", redis_result_kind_name(r->kind),
-                 r->data != NULL ? ": " : "", r->data != NULL ? r->data : "");
+    bool wrong = value != NULL && (r->kind == REDIS_RESULT_VALUE || r->kind == REDIS_RESULT_NIL);
+    out->wrong += wrong;
+    out->errors += !wrong;
+    char got[REPORT_RESULT_SIZE];
+    report_problem(out, "%s %zu, round %zu: %s gave %s", who, id, round,
+                   value == NULL ? "SET" : "GET", report_describe_result(r, got, sizeof got));
     return false;
 }
 
@@ -110,10 +72,7 @@ bool task_check(struct task_report *report, const char *who, size_t id, size_t r
 static void task_finish(struct task *t, bool ok)
 {
     struct task_group *g = t->group;
-    if (ok)
-        g->report->succeeded++;
-    else
-        g->report->failed++;
+    g->out->done += ok;
     if (g->opts.log != NULL)
         fprintf(g->opts.log, "task %zu: %s after %zu rounds\n", t->id, ok ? "done" : "FAILED",
                 t->round);
@@ -155,7 +114,7 @@ static void send_step(struct task *t)
  * what was wrong. */
 static bool answer_is_right(struct task *t, const struct redis_result *r)
 {
-    return task_check(t->group->report, "task", t->id, t->round, r,
+    return task_check(t->group->out, "task", t->id, t->round, r,
                       t->step == TASK_GET ? t->value : NULL, t->group->opts.value_size);
 }
 
@@ -165,7 +124,6 @@ static bool answer_is_right(struct task *t, const struct redis_result *r)
 static void task_on_reply(struct loop_request *req, struct redis_result result)
 {
     struct task *t = task_of(req);
-    t->group->report->commands++;
     //> exercise 11
     bool ok = answer_is_right(t, &result);
     //> pitfall task-leaks-reply
@@ -219,52 +177,45 @@ static bool task_spawn(struct task_group *g, size_t id)
     return true;
 }
 
-size_t task_group_start(struct task_group *g, struct loop_client *client,
-                        const struct task_options *opts, struct task_report *report)
+void task_group_start(struct task_group *g, struct loop_client *client,
+                      const struct task_options *opts, struct report_slot *out)
 {
-    *g = (struct task_group){ .client = client, .opts = *opts, .report = report };
+    *g = (struct task_group){ .client = client, .opts = *opts, .out = out };
     if (g->opts.value_size < TASK_MIN_VALUE_SIZE)
         g->opts.value_size = TASK_MIN_VALUE_SIZE;
     /* One count for the spawning itself, so that tasks that end at once
      * (the connection is gone) cannot close the connection before the
      * last task is spawned. */
     g->live = 1;
-    size_t spawned = 0;
-    while (spawned < opts->tasks && task_spawn(g, spawned))
-        spawned++;
-    if (spawned < opts->tasks)
-        snprintf(report->problem, sizeof report->problem,
-                 "out of memory after spawning %zu tasks of %zu", spawned, opts->tasks);
+    for (size_t id = 1; id <= opts->tasks; id++)
+        if (!task_spawn(g, id)) {
+            out->errors++;
+            report_problem(out, "out of memory after spawning %zu tasks of %zu", id - 1,
+                           opts->tasks);
+            break;
+        }
     if (--g->live == 0)
         loop_client_close(client);
-    return spawned;
 }
 
-int task_run(const char *url, size_t window, const struct task_options *opts,
-             struct task_report *report, char *err, size_t errlen)
+int task_run(struct loop_client *lc, const char *url, size_t window,
+             const struct task_options *opts, struct report_slot *out, char *err, size_t errlen)
 {
-    *report = (struct task_report){ .window = window };
-    task_cost_begin(report);
     uv_loop_t loop;
     int rc = uv_loop_init(&loop);
     if (rc != 0) {
         snprintf(err, errlen, "cannot make an event loop: %s", uv_strerror(rc));
         return -1;
     }
-    struct loop_client lc;
-    if (loop_client_connect(&lc, &loop, url, window, 10000, err, errlen) != 0) {
+    if (loop_client_connect(lc, &loop, url, window, 10000, err, errlen) != 0) {
         uv_loop_close(&loop);
         return -1;
     }
     struct task_group g;
-    task_group_start(&g, &lc, opts, report);
+    task_group_start(&g, lc, opts, out);
     /* The whole run: the loop returns once the last task has finished and
      * the connection is closed. */
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
-    report->sent = lc.sent;
-    report->max_in_flight = lc.max_in_flight;
-    report->max_waiting = lc.max_waiting;
-    task_cost_end(report);
     return 0;
 }

@@ -146,7 +146,7 @@ struct run {
     uv_loop_t loop;
     struct loop_client lc;
     struct task_group group;
-    struct task_report report;
+    struct report_slot out;      /* what the tasks counted */
     char prefix[64];
     uv_check_t probe;
     uv_timer_t guard;
@@ -234,7 +234,7 @@ static void run_tasks(struct run *r, size_t tasks, size_t rounds, const char *na
     uv_timer_start(&r->guard, on_guard, BOUND_MS, 0);
     uv_unref((uv_handle_t *)&r->guard);
 
-    task_group_start(&r->group, &r->lc, &o, &r->report);
+    task_group_start(&r->group, &r->lc, &o, &r->out);
     uv_run(&r->loop, UV_RUN_DEFAULT);
 
     uv_close((uv_handle_t *)&r->probe, NULL);
@@ -260,15 +260,15 @@ static void run_free(struct run *r)
 
 static void expect_all_succeeded(const struct run *r, size_t tasks, size_t rounds)
 {
-    const struct task_report *rep = &r->report;
-    ck_assert_msg(rep->succeeded == tasks && rep->failed == 0 && rep->wrong_values == 0 &&
-                      rep->commands == 2 * tasks * rounds,
+    const struct report_slot *out = &r->out;
+    ck_assert_msg(out->done == tasks && out->wrong == 0 && out->errors == 0 &&
+                      r->lc.answered == 2 * tasks * rounds,
                   "expected all %zu tasks to make their %zu rounds (%zu answers, every GET its "
-                  "own value), got %zu succeeded, %zu failed, %zu answers, %zu wrong values; "
+                  "own value), got %zu succeeded, %zu wrong values, %zu errors, %zu answers; "
                   "first problem: %s"
                   CHAPTER_HINT("%s"),
-                  tasks, rounds, 2 * tasks * rounds, rep->succeeded, rep->failed, rep->commands,
-                  rep->wrong_values, rep->problem, section_for(rep->problem, "The task's steps"),
+                  tasks, rounds, 2 * tasks * rounds, out->done, out->wrong, out->errors,
+                  r->lc.answered, out->problem, section_for(out->problem, "The task's steps"),
                   chapter_doc());
 }
 
@@ -276,7 +276,7 @@ static void expect_all_succeeded(const struct run *r, size_t tasks, size_t round
 static void expect_last_values(const char *url, const char *prefix, size_t tasks, size_t rounds)
 {
     struct redis_client *c = connect_to(url);
-    for (size_t i = 0; i < tasks; i++) {
+    for (size_t i = 1; i <= tasks; i++) {
         char key[128], value[VALUE_SIZE];
         size_t key_len = task_key(key, sizeof key, prefix, i);
         task_value(value, VALUE_SIZE, i, rounds - 1);
@@ -345,15 +345,16 @@ END_TEST
 
 static void expect_every_task_failed(const struct run *r, size_t tasks, const char *says)
 {
-    const struct task_report *rep = &r->report;
-    ck_assert_msg(rep->succeeded == 0 && rep->failed == tasks &&
-                      strstr(rep->problem, says) != NULL && r->lc.ac == NULL,
-                  "expected all %zu tasks to fail with \"%s\" and the connection to be gone, "
-                  "got %zu succeeded, %zu failed, first problem \"%s\", connection %s"
+    const struct report_slot *out = &r->out;
+    ck_assert_msg(out->done == 0 && out->errors == tasks && strstr(out->problem, says) != NULL &&
+                      r->lc.ac == NULL,
+                  "expected all %zu tasks to fail with \"%s\", one error each, and the "
+                  "connection to be gone; got %zu succeeded, %zu errors, first problem \"%s\", "
+                  "connection %s"
                   CHAPTER_HINT("%s"),
-                  tasks, says, rep->succeeded, rep->failed, rep->problem,
+                  tasks, says, out->done, out->errors, out->problem,
                   r->lc.ac == NULL ? "gone" : "still open",
-                  section_for(rep->problem, "When the connection goes"), chapter_doc());
+                  section_for(out->problem, "When the connection goes"), chapter_doc());
 }
 
 /* Redis is stopped (SIGSTOP) before the first task sends, so no answer can
@@ -400,9 +401,9 @@ static void expect_fault_fails_every_task(enum fault fault, const char *name)
     run_tasks(r, TASKS, 1000000, name);
     redis_harness_stop(&h);
     expect_every_task_failed(r, TASKS, "connection lost");
-    ck_assert_msg(r->report.commands >= 500,
+    ck_assert_msg(r->lc.answered >= 500,
                   "expected the tasks to run until the fault (500 answers), got %zu answers",
-                  r->report.commands);
+                  r->lc.answered);
     run_free(r);
 }
 
@@ -434,43 +435,53 @@ END_TEST
 
 /* ---- Threads and the loop --------------------------------------------------------------- */
 
-START_TEST(every_bridged_answer_reaches_the_thread_that_asked)
+/* thread_run on a thread of its own, so that a loop that stops answering
+ * fails the test (within BOUND_MS) instead of hanging it. */
+struct thread_run_call {
+    const char *url;
+    size_t window;
+    struct task_options opts;
+    struct bridge b;
+    struct report_slot out;
+    int rc;
+    char err[512];
+    atomic_bool done;
+    pthread_t thread;
+};
+
+static void *call_thread_run(void *arg)
 {
-    enum { THREADS = 64, WINDOW = 16 };
-    const size_t rounds = 20 / (size_t)test_stress_divisor() + 1;
-    char prefix[64], err[512] = "";
-    snprintf(prefix, sizeof prefix, "test_11:%ld:threads", (long)getpid());
-    struct task_options o = { .tasks = THREADS, .rounds = rounds, .value_size = VALUE_SIZE,
-                              .key_prefix = prefix };
-    struct task_report rep;
-    ck_assert_msg(thread_run(test_redis_url(), WINDOW, &o, &rep, err, sizeof err) == 0,
-                  "thread_run could not start: %s", err);
-    ck_assert_msg(rep.succeeded == THREADS && rep.failed == 0 && rep.wrong_values == 0 &&
-                      rep.commands == 2 * THREADS * rounds,
-                  "expected all %d threads to get back their own values through the loop, %zu "
-                  "answers; got %zu succeeded, %zu failed, %zu answers, %zu wrong values; first "
-                  "problem: %s"
-                  CHAPTER_HINT("%s"),
-                  THREADS, 2 * THREADS * rounds, rep.succeeded, rep.failed, rep.commands,
-                  rep.wrong_values, rep.problem, section_for(rep.problem, "Threads and the loop"),
-                  chapter_doc());
-    ck_assert_msg(rep.max_in_flight <= WINDOW,
-                  "expected the loop's window (%d) to hold for the threads too, %zu were in "
-                  "flight at once"
-                  CHAPTER_HINT("The window"),
-                  WINDOW, rep.max_in_flight, chapter_doc());
-    /* One wake-up per send at most, plus bridge_stop's own: they coalesce,
-     * they are never lost and never multiplied. */
-    ck_assert_msg(rep.wakeups >= 1 && rep.wakeups <= rep.commands + 1,
-                  "expected between 1 and %zu wake-ups of the loop, got %zu", rep.commands + 1,
-                  rep.wakeups);
-    expect_last_values(test_redis_url(), prefix, THREADS, rounds);
+    struct thread_run_call *t = arg;
+    t->rc = thread_run(&t->b, t->url, t->window, &t->opts, &t->out, t->err, sizeof t->err);
+    atomic_store(&t->done, true);
+    return NULL;
 }
-END_TEST
+
+static void start_thread_run(struct thread_run_call *t)
+{
+    atomic_init(&t->done, false);
+    ck_assert_int_eq(pthread_create(&t->thread, NULL, call_thread_run, t), 0);
+}
+
+/* Waits (bounded) until thread_run has returned, then joins it. */
+static void expect_thread_run_ends(struct thread_run_call *t, const char *when)
+{
+    int64_t deadline = test_now_ms() + BOUND_MS;
+    while (!atomic_load(&t->done) && test_now_ms() < deadline)
+        test_sleep_ms(5);
+    ck_assert_msg(atomic_load(&t->done),
+                  "expected every thread to get its answers and the bridge to stop %s, but it "
+                  "still ran %d ms later: does the loop wait somewhere (mpsc_recv_many on an "
+                  "empty channel)?"
+                  CHAPTER_HINT("Threads and the loop"),
+                  when, BOUND_MS, chapter_doc());
+    pthread_join(t->thread, NULL);
+    ck_assert_msg(t->rc == 0, "thread_run could not start: %s", t->err);
+}
 
 struct caller {
     pthread_t thread;
-    struct bridge_handle h;
+    struct bridge *b;
     char key[96];
     struct redis_result result;
     atomic_bool done;
@@ -481,8 +492,7 @@ static void *call_set(void *arg)
     struct caller *c = arg;
     const char *argv[] = { "SET", c->key, "held" };
     const size_t len[] = { 3, strlen(c->key), 4 };
-    c->result = bridge_command(&c->h, 3, argv, len);
-    bridge_handle_drop(&c->h);
+    c->result = bridge_command(c->b, 3, argv, len);
     atomic_store(&c->done, true);
     return NULL;
 }
@@ -497,10 +507,9 @@ START_TEST(a_wake_up_that_finds_the_channel_empty_never_blocks_the_loop)
     struct redis_harness h;
     start_private_server(&h);
     struct redis_client *c = connect_to(h.url);
-    struct bridge b;
-    struct bridge_handle mine;
+    static struct bridge b;
     char err[512] = "";
-    ck_assert_msg(bridge_start(&b, h.url, 16, 16, &mine, err, sizeof err) == 0,
+    ck_assert_msg(bridge_start(&b, h.url, 16, 16, err, sizeof err) == 0,
                   "bridge_start failed: %s", err);
     const char *pause[] = { "CLIENT", "PAUSE", "20000", "WRITE" };
     struct redis_result r = command_on(c, 4, pause);
@@ -508,13 +517,13 @@ START_TEST(a_wake_up_that_finds_the_channel_empty_never_blocks_the_loop)
     redis_result_free(&r);
 
     static struct caller caller;
-    caller = (struct caller){ .result = { .kind = REDIS_RESULT_NIL } };
+    caller = (struct caller){ .b = &b, .result = { .kind = REDIS_RESULT_NIL } };
     atomic_init(&caller.done, false);
     snprintf(caller.key, sizeof caller.key, "test_11:%ld:held", (long)getpid());
-    ck_assert_int_eq(bridge_handle_clone(&mine, &caller.h), 0);
     ck_assert_int_eq(pthread_create(&caller.thread, NULL, call_set, &caller), 0);
     int64_t deadline = test_now_ms() + BOUND_MS;
-    while (info_field(c, "clients", "blocked_clients") < 1 && test_now_ms() < deadline)
+    while (info_field(c, "clients", "blocked_clients") < 1 && !atomic_load(&caller.done) &&
+           test_now_ms() < deadline)
         test_sleep_ms(2);
     bool held = info_field(c, "clients", "blocked_clients") == 1;
 
@@ -525,7 +534,10 @@ START_TEST(a_wake_up_that_finds_the_channel_empty_never_blocks_the_loop)
     deadline = test_now_ms() + BOUND_MS;
     while (!atomic_load(&caller.done) && test_now_ms() < deadline)
         test_sleep_ms(2);
-    ck_assert_msg(held, "expected the thread's SET to reach Redis and wait there, it did not");
+    ck_assert_msg(held, "expected the thread's SET to reach Redis and wait there; it was "
+                  "answered with %s %s instead" CHAPTER_HINT("Threads and the loop"),
+                  redis_result_kind_name(caller.result.kind), text_of(&caller.result),
+                  chapter_doc());
     ck_assert_msg(atomic_load(&caller.done),
                   "expected the SET to be answered once Redis let it go, but its thread still "
                   "waited %d ms later: after a wake-up that found the channel empty, the loop "
@@ -538,29 +550,47 @@ START_TEST(a_wake_up_that_finds_the_channel_empty_never_blocks_the_loop)
                   redis_result_kind_name(caller.result.kind), text_of(&caller.result),
                   chapter_doc());
     redis_result_free(&caller.result);
-    bridge_handle_drop(&mine);
     bridge_stop(&b);
     redis_client_free(c);
     redis_harness_stop(&h);
 }
 END_TEST
 
-struct thread_run_call {
-    const char *url;
-    struct task_options opts;
-    struct task_report report;
-    int rc;
-    char err[512];
-    atomic_bool done;
-};
-
-static void *call_thread_run(void *arg)
+START_TEST(every_bridged_answer_reaches_the_thread_that_asked)
 {
-    struct thread_run_call *t = arg;
-    t->rc = thread_run(t->url, 16, &t->opts, &t->report, t->err, sizeof t->err);
-    atomic_store(&t->done, true);
-    return NULL;
+    enum { THREADS = 64, WINDOW = 16 };
+    const size_t rounds = 20 / (size_t)test_stress_divisor() + 1;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "test_11:%ld:threads", (long)getpid());
+    static struct thread_run_call t;
+    t = (struct thread_run_call){ .url = test_redis_url(), .window = WINDOW,
+                                  .opts = { .tasks = THREADS, .rounds = rounds,
+                                            .value_size = VALUE_SIZE, .key_prefix = prefix } };
+    start_thread_run(&t);
+    expect_thread_run_ends(&t, "after their last round");
+    const struct report_slot *out = &t.out;
+    ck_assert_msg(out->done == THREADS && out->wrong == 0 && out->errors == 0 &&
+                      t.b.client.answered == 2 * THREADS * rounds,
+                  "expected all %d threads to get back their own values through the loop, %zu "
+                  "answers; got %zu succeeded, %zu wrong values, %zu errors, %zu answers; first "
+                  "problem: %s"
+                  CHAPTER_HINT("%s"),
+                  THREADS, 2 * THREADS * rounds, out->done, out->wrong, out->errors,
+                  t.b.client.answered, out->problem,
+                  section_for(out->problem, "Threads and the loop"), chapter_doc());
+    ck_assert_msg(t.b.client.max_in_flight <= WINDOW,
+                  "expected the loop's window (%d) to hold for the threads too, %zu were in "
+                  "flight at once"
+                  CHAPTER_HINT("The window"),
+                  WINDOW, t.b.client.max_in_flight, chapter_doc());
+    /* One wake-up per send at most, plus bridge_stop's own: they coalesce,
+     * they are never lost and never multiplied. */
+    ck_assert_msg(t.b.wakeups >= 1 && t.b.wakeups <= t.b.client.answered + 1,
+                  "expected between 1 and %zu wake-ups of the loop, got %zu",
+                  t.b.client.answered + 1, t.b.wakeups);
+    expect_last_values(test_redis_url(), prefix, THREADS, rounds);
 }
+END_TEST
 
 START_TEST(every_thread_gets_an_error_when_the_server_dies_under_the_bridge)
 {
@@ -569,33 +599,22 @@ START_TEST(every_thread_gets_an_error_when_the_server_dies_under_the_bridge)
     start_private_server(&h);
     struct redis_client *c = connect_to(h.url);
     static struct thread_run_call t;
-    t = (struct thread_run_call){ .url = h.url,
+    t = (struct thread_run_call){ .url = h.url, .window = 16,
                                   .opts = { .tasks = THREADS, .rounds = 1000000,
                                             .value_size = VALUE_SIZE, .key_prefix = "test_11" } };
-    atomic_init(&t.done, false);
-    pthread_t thread;
-    ck_assert_int_eq(pthread_create(&thread, NULL, call_thread_run, &t), 0);
+    start_thread_run(&t);
     wait_for_commands(c, 500, &t.done);
     redis_client_free(c);
     redis_harness_kill(&h);
-    int64_t deadline = test_now_ms() + BOUND_MS;
-    while (!atomic_load(&t.done) && test_now_ms() < deadline)
-        test_sleep_ms(5);
-    ck_assert_msg(atomic_load(&t.done),
-                  "expected every thread to get an error and the bridge to stop once the server "
-                  "was killed, it still ran %d ms later"
-                  CHAPTER_HINT("Threads and the loop"),
-                  BOUND_MS, chapter_doc());
-    pthread_join(thread, NULL);
+    expect_thread_run_ends(&t, "once the server was killed");
     redis_harness_stop(&h);
-    ck_assert_msg(t.rc == 0, "thread_run could not start: %s", t.err);
-    ck_assert_msg(t.report.succeeded == 0 && t.report.failed == THREADS &&
-                      strstr(t.report.problem, "connection lost") != NULL,
-                  "expected all %d threads to stop with \"connection lost\", got %zu succeeded, "
-                  "%zu failed, first problem \"%s\""
+    ck_assert_msg(t.out.done == 0 && t.out.errors == THREADS &&
+                      strstr(t.out.problem, "connection lost") != NULL,
+                  "expected all %d threads to stop with \"connection lost\", one error each; got "
+                  "%zu succeeded, %zu errors, first problem \"%s\""
                   CHAPTER_HINT("%s"),
-                  THREADS, t.report.succeeded, t.report.failed, t.report.problem,
-                  section_for(t.report.problem, "Threads and the loop"), chapter_doc());
+                  THREADS, t.out.done, t.out.errors, t.out.problem,
+                  section_for(t.out.problem, "Threads and the loop"), chapter_doc());
 }
 END_TEST
 
@@ -772,8 +791,8 @@ static Suite *chapter_suite(void)
 
     TCase *bridge = tcase_create("bridge");
     tcase_set_timeout(bridge, 60);
-    tcase_add_test(bridge, every_bridged_answer_reaches_the_thread_that_asked);
     tcase_add_test(bridge, a_wake_up_that_finds_the_channel_empty_never_blocks_the_loop);
+    tcase_add_test(bridge, every_bridged_answer_reaches_the_thread_that_asked);
     tcase_add_test(bridge, every_thread_gets_an_error_when_the_server_dies_under_the_bridge);
     suite_add_tcase(s, bridge);
 
