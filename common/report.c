@@ -221,3 +221,17 @@ void report_log_result(FILE *log, const char *who, const char *command, const vo
     fprintf(log, "%s: %s %s -> %s\n", who, command, quoted_key, described);
     funlockfile(log);
 }
+
+void report_log(FILE *log, const char *fmt, ...)
+{
+    if (log == NULL)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    flockfile(log); /* the whole line, or nothing, between other threads' lines */
+    vfprintf(log, fmt, ap);
+    fputc('\n', log);
+    fflush(log);
+    funlockfile(log);
+    va_end(ap);
+}

@@ -192,4 +192,14 @@ const char *report_describe_result(const struct redis_result *result, char *out,
 void report_log_result(FILE *log, const char *who, const char *command, const void *key,
                        size_t key_len, const struct redis_result *result);
 
+/* With a log stream, one line of printf-style text (the newline is added):
+ * written whole even when other threads log too, and flushed at once, so
+ * that it shows when it happened; nothing when log is NULL.  For events
+ * such as "manager 2: connection lost (...); reconnecting". */
+void report_log(FILE *log, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 #endif

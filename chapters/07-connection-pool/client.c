@@ -13,49 +13,36 @@
 #include <stdbool.h>
 #include <string.h>
 
-/* A request that never left: the pending holds only the reason. */
-static struct client_pending not_sent(struct redis_result error)
-{
-    return (struct client_pending){ .reply = NULL, .error = error };
-}
-
 struct client_pending client_send(struct pool *pool, struct command *cmd)
 {
-    struct oneshot_sender *reply_tx;
-    struct oneshot_receiver *reply_rx;
-    int rc = oneshot_channel(sizeof(struct redis_result), command_reply_drop,
-                             &reply_tx, &reply_rx);
+    struct client_pending pending = { .reply = NULL };
+    int rc = oneshot_channel(sizeof(struct redis_result), command_reply_drop, &cmd->reply,
+                             &pending.reply);
     if (rc != 0) {
-        command_free(cmd);
-        return not_sent(redis_result_error(REDIS_RESULT_IO_ERROR,
-                                           "cannot make a reply channel: %s", strerror(rc)));
+        pending.error = redis_result_error(REDIS_RESULT_IO_ERROR,
+                                           "cannot make a reply channel: %s", strerror(rc));
+    } else if (pool_send(pool, cmd) != CHAN_OK) { /* CHAN_CLOSED: the manager has stopped */
+        oneshot_receiver_drop(pending.reply);
+        pending.reply = NULL;
+        pending.error = redis_result_error(REDIS_RESULT_IO_ERROR, "the manager has stopped: it "
+                                           "takes no more commands (was the pool closed?)");
+    } else {
+        /* The channel holds its own copy now, and the manager will free
+         * it.  Empty ours so that nobody frees the same memory twice. */
+        *cmd = (struct command){ .kind = COMMAND_GET };
     }
-    cmd->reply = reply_tx; /* the manager answers through this */
-
-    if (pool_send(pool, cmd) != CHAN_OK) {
-        /* CHAN_CLOSED: the manager has stopped.  The channel did not take
-         * the command, so it is still ours: freeing it drops reply_tx too. */
-        command_free(cmd);
-        oneshot_receiver_drop(reply_rx);
-        return not_sent(redis_result_error(
-            REDIS_RESULT_IO_ERROR,
-            "the manager has stopped: it takes no more commands (was the pool closed?)"));
-    }
-    /* The channel holds its own copy now, and the manager will free it.
-     * Empty ours so that nobody frees the same memory twice. */
-    *cmd = (struct command){ .kind = COMMAND_GET };
-    return (struct client_pending){ .reply = reply_rx, .error = { .kind = REDIS_RESULT_NIL } };
+    /* Not sent, the command is still ours: freeing it drops its reply
+     * sender too.  Sent, it is empty, and this does nothing. */
+    command_free(cmd);
+    return pending;
 }
 
 /* Both waits: forever (`bounded` false) or at most timeout_ms. */
 static struct redis_result wait_for_answer(struct client_pending *pending, bool bounded,
                                            unsigned timeout_ms)
 {
-    if (pending->reply == NULL) { /* it never left: hand over the reason */
-        struct redis_result error = pending->error;
-        pending->error = (struct redis_result){ .kind = REDIS_RESULT_NIL };
-        return error;
-    }
+    if (pending->reply == NULL) /* it never left: hand over the reason */
+        return pending->error;
     struct redis_result result;
     enum chan_status status = bounded ? oneshot_recv_timeout(pending->reply, &result, timeout_ms)
                                       : oneshot_recv(pending->reply, &result);
@@ -65,12 +52,9 @@ static struct redis_result wait_for_answer(struct client_pending *pending, bool 
     pending->reply = NULL;
     if (status == CHAN_TIMEOUT)
         return redis_result_error(REDIS_RESULT_IO_ERROR, "no answer within %u ms", timeout_ms);
-    if (status != CHAN_OK) {
-        /* CHAN_CLOSED: the reply sender was dropped without a word - the
-         * manager gave up on the request, or it died in the channel. */
+    if (status != CHAN_OK) /* the manager dropped the reply sender without a word */
         return redis_result_error(REDIS_RESULT_IO_ERROR,
                                   "the manager dropped the request without answering");
-    }
     return result;
 }
 
@@ -82,33 +66,4 @@ struct redis_result client_wait(struct client_pending *pending)
 struct redis_result client_wait_timeout(struct client_pending *pending, unsigned timeout_ms)
 {
     return wait_for_answer(pending, true, timeout_ms);
-}
-
-void client_abandon(struct client_pending *pending)
-{
-    /* Dropping the receiver is enough: an answer already sent is freed
-     * with it (command_reply_drop), and a later one is refused, so the
-     * manager frees it. */
-    oneshot_receiver_drop(pending->reply);
-    pending->reply = NULL;
-    redis_result_free(&pending->error);
-}
-
-struct redis_result client_get(struct pool *pool, const void *key, size_t key_len)
-{
-    struct command cmd;
-    if (command_get(&cmd, key, key_len) != 0)
-        return redis_result_error(REDIS_RESULT_IO_ERROR, "out of memory building a GET");
-    struct client_pending pending = client_send(pool, &cmd);
-    return client_wait(&pending);
-}
-
-struct redis_result client_set(struct pool *pool, const void *key, size_t key_len,
-                               const void *value, size_t value_len)
-{
-    struct command cmd;
-    if (command_set(&cmd, key, key_len, value, value_len) != 0)
-        return redis_result_error(REDIS_RESULT_IO_ERROR, "out of memory building a SET");
-    struct client_pending pending = client_send(pool, &cmd);
-    return client_wait(&pending);
 }

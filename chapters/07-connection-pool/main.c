@@ -17,7 +17,6 @@
 
 #include "cli.h"
 #include "pool.h"
-#include "redis_client.h"
 #include "report.h"
 #include "worker.h"
 
@@ -57,15 +56,16 @@ int main(int argc, char **argv)
     fflush(stdout);
     struct pool *pool;
     char err[512];
-    if (pool_open(redis_url_from_env(), connections, &(struct pool_options){ .name = "ch07",
-                  .log = stderr }, &pool, err, sizeof err) != 0)
+    if (pool_open(NULL, connections, &(struct pool_options){ .name = "ch07", .log = stderr },
+                  &pool, err, sizeof err) != 0)
         return report_error(program.name, EXIT_CANNOT_START, "%s", err);
     struct report report;
     report_init(&report, program.name, threads, sizeof(struct worker));
     struct worker *workers = report.workers;
     for (size_t i = 0; i < threads; i++)
-        workers[i] = (struct worker){ .pool = pool, .index = i + 1, .requests = requests,
-                                      .keys = keys, .out = &report.slots[i] };
+        workers[i] = (struct worker){ .pool = pool, .prefix = "ch07", .index = i + 1,
+                                      .requests = requests, .keys = keys,
+                                      .out = &report.slots[i] };
     report_start_threads(&report, worker_main);
     report_join_threads(&report);
 
@@ -82,16 +82,14 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < connections; i++) {
         pool_stats(pool, i, &stats);
         busy += stats.succeeded + stats.failed > 0;
+        if (timing)
+            printf("manager %zu: %zu commands (%zu failed), %zu reconnects\n", i,
+                   stats.succeeded + stats.failed, stats.failed, stats.reconnects);
     }
     if (busy == connections && connections > 1)
         printf("all %zu connections carried commands\n", connections);
     if (timing)
         report_print_timing(&report, stdout, report.started * requests, "requests");
-    for (size_t i = 0; timing && i < connections; i++) {
-        pool_stats(pool, i, &stats);
-        printf("manager %zu: %zu commands (%zu failed), %zu reconnects\n", i,
-               stats.succeeded + stats.failed, stats.failed, stats.reconnects);
-    }
     pool_close(pool);
     /* The first problem lives in the report: say it before freeing it. */
     const char *first = report_first_problem(&report);

@@ -9,11 +9,12 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct pool {
+    char *url;                 /* a copy: the managers reconnect with it */
     size_t size;
-    struct manager *managers;     /* size of them */
-    struct mpsc_sender **senders; /* senders[i] feeds managers[i] */
+    struct manager managers[]; /* size of them */
 };
 
 /*
@@ -57,40 +58,37 @@ size_t pool_route(const struct pool *pool, const void *key, size_t key_len)
     return 0;
 }
 
-size_t pool_size(const struct pool *pool)
-{
-    return pool->size;
-}
-
 enum chan_status pool_send(struct pool *pool, const struct command *cmd)
 {
     size_t i = pool_route(pool, cmd->key, cmd->key_len);
-    return mpsc_send(pool->senders[i], cmd);
+    return mpsc_send(pool->managers[i].tx, cmd);
 }
 
 void pool_stats(const struct pool *pool, size_t i, struct manager_stats *out)
 {
-    manager_stats(&pool->managers[i], out);
+    const struct manager *m = &pool->managers[i];
+    *out = (struct manager_stats){
+        .succeeded = atomic_load(&m->succeeded),
+        .failed = atomic_load(&m->failed),
+        .connections_lost = atomic_load(&m->connections_lost),
+        .reconnects = atomic_load(&m->reconnects),
+        .connected = atomic_load(&m->connected),
+    };
 }
 
-/* Stops the first `started` managers: dropping a manager's only sender
- * closes its channel, and the manager ends once it has answered what was
- * queued.  Dropping every sender before joining any manager lets them all
- * drain at the same time. */
-static void stop_managers(struct pool *pool, size_t started)
+/* Dropping a manager's only sender closes its channel, and the manager ends
+ * once it has answered what was queued.  Dropping every sender before
+ * joining any manager lets them all drain at the same time.  (pool->size
+ * counts the managers started: pool_open stops them this way too.) */
+void pool_close(struct pool *pool)
 {
-    for (size_t i = 0; i < started; i++) {
-        mpsc_sender_drop(pool->senders[i]);
-        pool->senders[i] = NULL;
-    }
-    for (size_t i = 0; i < started; i++)
-        manager_join(&pool->managers[i]);
-}
-
-static void free_pool(struct pool *pool)
-{
-    free(pool->senders);
-    free(pool->managers);
+    if (pool == NULL)
+        return;
+    for (size_t i = 0; i < pool->size; i++)
+        mpsc_sender_drop(pool->managers[i].tx);
+    for (size_t i = 0; i < pool->size; i++)
+        pthread_join(pool->managers[i].thread, NULL);
+    free(pool->url);
     free(pool);
 }
 
@@ -98,45 +96,27 @@ int pool_open(const char *url, size_t connections, const struct pool_options *op
               struct pool **out, char *err, size_t errlen)
 {
     *out = NULL;
-    struct pool_options defaults = { .capacity = 0 };
-    const struct pool_options *o = options != NULL ? options : &defaults;
     if (connections < 1 || connections > POOL_MAX_CONNECTIONS) {
-        snprintf(err, errlen, "a pool has 1 to %d connections (asked for %zu)",
-                 POOL_MAX_CONNECTIONS, connections);
+        snprintf(err, errlen, "a pool has 1 to %d connections", POOL_MAX_CONNECTIONS);
         return -1;
     }
-    struct pool *pool = calloc(1, sizeof *pool);
-    if (pool != NULL) {
-        pool->managers = calloc(connections, sizeof *pool->managers);
-        pool->senders = calloc(connections, sizeof *pool->senders);
-    }
-    if (pool == NULL || pool->managers == NULL || pool->senders == NULL) {
-        if (pool != NULL)
-            free_pool(pool);
+    struct pool *pool = calloc(1, sizeof *pool + connections * sizeof pool->managers[0]);
+    if (pool == NULL || (pool->url = strdup(url != NULL ? url : redis_url_from_env())) == NULL) {
+        free(pool);
         snprintf(err, errlen, "out of memory making a pool of %zu", connections);
         return -1;
     }
-    pool->size = connections;
-    size_t capacity = o->capacity > 0 ? o->capacity : POOL_DEFAULT_CAPACITY;
-    for (size_t i = 0; i < connections; i++) {
-        struct manager *m = &pool->managers[i];
-        m->id = (unsigned)i;
-        m->name = o->name != NULL ? o->name : "pool";
-        m->log = o->log;
-        if (manager_start(m, url, capacity, &pool->senders[i], err, errlen) != 0) {
-            stop_managers(pool, i); /* the ones already running */
-            free_pool(pool);
+    for (; pool->size < connections; pool->size++) {
+        struct manager *m = &pool->managers[pool->size];
+        m->id = (unsigned)pool->size;
+        snprintf(m->name, sizeof m->name, "%s-%zu", options->name, pool->size);
+        m->log = options->log;
+        m->url = pool->url;
+        if (manager_start(m, POOL_CAPACITY, err, errlen) != 0) {
+            pool_close(pool); /* the ones already running */
             return -1;
         }
     }
     *out = pool;
     return 0;
-}
-
-void pool_close(struct pool *pool)
-{
-    if (pool == NULL)
-        return;
-    stop_managers(pool, pool->size);
-    free_pool(pool);
 }

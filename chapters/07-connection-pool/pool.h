@@ -28,13 +28,12 @@
 
 #define POOL_DEFAULT_CONNECTIONS 4
 #define POOL_MAX_CONNECTIONS 64
-/* Each manager's channel, as in chapters 03-06. */
-#define POOL_DEFAULT_CAPACITY 32
+/* Each manager's channel holds this many commands, as in chapters 03-06. */
+#define POOL_CAPACITY 32
 
 struct pool_options {
-    size_t capacity;  /* each manager's channel; 0: POOL_DEFAULT_CAPACITY */
     const char *name; /* connections are named "<name>-<i>" (CLIENT SETNAME,
-                         shown by CLIENT LIST); NULL: "pool" */
+                         shown by CLIENT LIST) */
     FILE *log;        /* the managers' connection events, or NULL */
 };
 
@@ -42,17 +41,14 @@ struct pool;
 
 /*
  * Opens `connections` managers (1 to POOL_MAX_CONNECTIONS) on `url` (NULL:
- * $REDIS_URL).  `options` may be NULL.  Each connection is made before
- * pool_open returns, so a bad URL or an unreachable server is reported
- * here.  Returns 0 with *pool set, or -1 with the message in err[errlen].
+ * $REDIS_URL).  Each connection is made before pool_open returns, so a bad
+ * URL or an unreachable server is reported here.  Returns 0 with *pool set,
+ * or -1 with the message in err[errlen].
  */
 int pool_open(const char *url, size_t connections, const struct pool_options *options,
               struct pool **pool, char *err, size_t errlen);
 
-/* How many managers the pool has. */
-size_t pool_size(const struct pool *pool);
-
-/* Which manager (0 .. pool_size-1) every command for `key` goes to.  The
+/* Which manager (0 to connections - 1) every command for `key` goes to.  The
  * same key always gives the same answer. */
 size_t pool_route(const struct pool *pool, const void *key, size_t key_len);
 

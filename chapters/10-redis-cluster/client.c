@@ -2,91 +2,82 @@
  * client.c - requests through the cluster, answers through a oneshot,
  * redirections followed (see client.h).
  *
- * Read it in this order:
- *   send_copy           one attempt: a fresh copy of the command, its own
- *                       oneshot, sent to a node (chapter 07's client_send)
- *   wait_once           one wait for that attempt's answer
+ * Chapter 07's client, with one thing more: a reply that says the key is
+ * elsewhere (MOVED, ASK) is not the answer, so the pending request keeps
+ * the command and sends a copy of it where the reply says.  Read it in
+ * this order:
+ *   send_copy           one attempt: a fresh copy of the command, with its
+ *                       own oneshot, sent to a node (chapter 07's client_send)
+ *   wait_once           the wait for that attempt's reply (chapter 07's)
  *   follow_redirection  what a MOVED or an ASK reply means, and the next
  *                       attempt it calls for
- *   wait_for_answer     attempts until the answer is not a redirection
+ *   wait_for_answer     attempts until the reply is not a redirection
  */
 #include "client.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "slot.h"
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Sends a fresh copy of pending->copy to `node` (-1: the node of its slot),
- * preceded by ASKING when `asking`.  Sets pending->reply, or
- * pending->error when it could not be sent. */
+/* Sends a fresh copy of p->copy to node `node` (-1: the node that serves
+ * its slot), right after an ASKING when `asking`.  Sets p->reply, or
+ * p->error when it could not be sent. */
 static void send_copy(struct client_pending *p, int node, bool asking)
 {
     const struct command *c = &p->copy;
     struct command cmd;
-    struct oneshot_receiver *rx = NULL;
+    int rc = c->kind == COMMAND_SET ? command_set(&cmd, c->key, c->key_len, c->value, c->value_len)
+                                    : command_get(&cmd, c->key, c->key_len);
     p->reply = NULL;
-    int rc = c->kind == COMMAND_SET
-                 ? command_set(&cmd, c->key, c->key_len, c->value, c->value_len)
-                 : command_get(&cmd, c->key, c->key_len);
     if (rc == 0)
-        rc = oneshot_channel(sizeof(struct redis_result), command_reply_drop, &cmd.reply, &rx);
+        rc = oneshot_channel(sizeof(struct redis_result), command_reply_drop, &cmd.reply,
+                             &p->reply);
+    cmd.asking = asking;
     if (rc != 0) {
-        command_free(&cmd);
         p->error = redis_result_error(REDIS_RESULT_IO_ERROR, "out of memory sending a %s",
                                       command_name(c->kind));
-        return;
+    } else if (cluster_send(p->cluster, &cmd, node) != CHAN_OK) {
+        oneshot_receiver_drop(p->reply);
+        p->reply = NULL;
+        p->error = redis_result_error(REDIS_RESULT_IO_ERROR, "no node serves slot %u, or its "
+                                      "manager has stopped", key_slot(c->key, c->key_len));
+    } else {
+        /* The channel holds its own copy now, and the manager will free
+         * it.  Empty ours so that nobody frees the same memory twice. */
+        cmd = (struct command){ .kind = COMMAND_GET };
     }
-    cmd.asking = asking;
-    if (cluster_send(p->cluster, &cmd, node) != CHAN_OK) {
-        command_free(&cmd); /* not taken: still ours, and its sender with it */
-        oneshot_receiver_drop(rx);
-        p->error = redis_result_error(
-            REDIS_RESULT_IO_ERROR, "no node serves slot %u, or its manager has stopped",
-            key_slot(c->key, c->key_len));
-        return;
-    }
-    p->reply = rx;
+    /* Not sent, the command is still ours: freeing it drops its reply
+     * sender too.  Sent, it is empty, and this does nothing. */
+    command_free(&cmd);
 }
 
 struct client_pending client_send(struct cluster *cluster, struct command *cmd)
 {
-    struct client_pending p = { .cluster = cluster, .copy = *cmd };
-    p.copy.reply = NULL;
-    p.copy.asking = false;
-    oneshot_sender_drop(cmd->reply); /* a caller's sender would never be used */
-    *cmd = (struct command){ .kind = COMMAND_GET }; /* its bytes are p.copy's now */
-    send_copy(&p, -1, false);
-    return p;
+    struct client_pending pending = { .cluster = cluster, .copy = *cmd };
+    *cmd = (struct command){ .kind = COMMAND_GET }; /* its bytes are the copy's now */
+    send_copy(&pending, -1, false);
+    return pending;
 }
 
-/* One wait for the current attempt; `deadline_ms` 0 means no limit. */
-static struct redis_result wait_once(struct client_pending *p, long long deadline_ms)
+/* One attempt's reply: waits forever (`bounded` false) or at most
+ * timeout_ms. */
+static struct redis_result wait_once(struct client_pending *pending, bool bounded,
+                                     unsigned timeout_ms)
 {
-    if (p->reply == NULL) { /* it never left: hand over the reason */
-        struct redis_result error = p->error;
-        p->error = (struct redis_result){ .kind = REDIS_RESULT_NIL };
-        return error;
-    }
+    if (pending->reply == NULL) /* it never left: hand over the reason */
+        return pending->error;
     struct redis_result result;
-    long long left = deadline_ms - now_ms();
-    enum chan_status status =
-        deadline_ms == 0 ? oneshot_recv(p->reply, &result)
-                         : oneshot_recv_timeout(p->reply, &result, left > 0 ? (unsigned)left : 0);
-    oneshot_receiver_drop(p->reply); /* frees a late answer, too */
-    p->reply = NULL;
+    enum chan_status status = bounded ? oneshot_recv_timeout(pending->reply, &result, timeout_ms)
+                                      : oneshot_recv(pending->reply, &result);
+    /* Dropping the receiver also frees an answer that comes after a
+     * timeout (command_reply_drop): a late answer is never leaked. */
+    oneshot_receiver_drop(pending->reply);
+    pending->reply = NULL;
     if (status == CHAN_TIMEOUT)
-        return redis_result_error(REDIS_RESULT_IO_ERROR, "no answer within the time given");
-    if (status != CHAN_OK)
+        return redis_result_error(REDIS_RESULT_IO_ERROR, "no answer within %u ms", timeout_ms);
+    if (status != CHAN_OK) /* the manager dropped the reply sender without a word */
         return redis_result_error(REDIS_RESULT_IO_ERROR,
                                   "the manager dropped the request without answering");
     return result;
@@ -129,9 +120,10 @@ static bool follow_redirection(struct client_pending *p, struct redis_result *r)
     return false;
 }
 
-static struct redis_result wait_for_answer(struct client_pending *p, long long deadline_ms)
+static struct redis_result wait_for_answer(struct client_pending *p, bool bounded,
+                                           unsigned timeout_ms)
 {
-    struct redis_result r = wait_once(p, deadline_ms);
+    struct redis_result r = wait_once(p, bounded, timeout_ms);
     for (int followed = 0; is_redirection(&r); followed++) {
         if (followed == CLIENT_MAX_REDIRECTIONS) {
             struct redis_result last = r;
@@ -143,7 +135,7 @@ static struct redis_result wait_for_answer(struct client_pending *p, long long d
         if (!follow_redirection(p, &r))
             break;
         redis_result_free(&r);
-        r = wait_once(p, deadline_ms);
+        r = wait_once(p, bounded, timeout_ms);
     }
     /* A lost connection may mean a master died and a replica took over:
      * read the map again, so that the next command finds the new master. */
@@ -155,29 +147,10 @@ static struct redis_result wait_for_answer(struct client_pending *p, long long d
 
 struct redis_result client_wait(struct client_pending *pending)
 {
-    return wait_for_answer(pending, 0);
+    return wait_for_answer(pending, false, 0);
 }
 
 struct redis_result client_wait_timeout(struct client_pending *pending, unsigned timeout_ms)
 {
-    return wait_for_answer(pending, now_ms() + (long long)timeout_ms + 1);
-}
-
-struct redis_result client_get(struct cluster *cluster, const void *key, size_t key_len)
-{
-    struct command cmd;
-    if (command_get(&cmd, key, key_len) != 0)
-        return redis_result_error(REDIS_RESULT_IO_ERROR, "out of memory building a GET");
-    struct client_pending pending = client_send(cluster, &cmd);
-    return client_wait(&pending);
-}
-
-struct redis_result client_set(struct cluster *cluster, const void *key, size_t key_len,
-                               const void *value, size_t value_len)
-{
-    struct command cmd;
-    if (command_set(&cmd, key, key_len, value, value_len) != 0)
-        return redis_result_error(REDIS_RESULT_IO_ERROR, "out of memory building a SET");
-    struct client_pending pending = client_send(cluster, &cmd);
-    return client_wait(&pending);
+    return wait_for_answer(pending, true, timeout_ms);
 }

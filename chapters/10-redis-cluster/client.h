@@ -1,5 +1,5 @@
 /*
- * client.h - what a requester calls: GET and SET through the cluster, with
+ * client.h - what a requester calls: a command through the cluster, with
  * the answer coming back on a oneshot channel, and redirections followed.
  *
  *     client_send ──► cluster_send (slot map) ──► manager of node A ──► node A
@@ -12,6 +12,10 @@
  * most CLIENT_MAX_REDIRECTIONS times, and hands the caller the answer of
  * the node that really has the key - or an error, never a hang.  To send a
  * command again it keeps a copy of it in the pending request.
+ *
+ * client_send does not wait for the answer, client_wait does: a thread can
+ * have many requests in flight at once and collect the answers later, in
+ * any order.
  */
 #ifndef CLIENT_H
 #define CLIENT_H
@@ -28,30 +32,30 @@
 #define CLIENT_MAX_REDIRECTIONS 5
 
 /* A request on its way: `reply` to wait on, or - when the request never
- * left - `error`, which says why; and the copy to send again. */
+ * left - `error`, which says why; and the command, to send it again. */
 struct client_pending {
     struct cluster *cluster;
     struct oneshot_receiver *reply;
     struct redis_result error;
-    struct command copy; /* the command, without its reply sender */
+    struct command copy; /* without a reply sender: each attempt has its own */
 };
 
-/* Sends `cmd` to the node that serves its key.  Consumes `cmd` whatever
- * happens.  Never waits for the answer (it may wait for room in a full
- * channel: backpressure). */
+/* Sends `cmd` to the node that serves its key's slot.  Consumes `cmd`
+ * whatever happens.  Never waits for the answer (it may wait for room in a
+ * full channel: that is backpressure). */
 struct client_pending client_send(struct cluster *cluster, struct command *cmd);
 
-/* Waits for the answer, following MOVED and ASK redirections; returns the
- * answer or an error.  Consumes `pending`.  The _timeout variant gives up
- * after `timeout_ms` in all (then an IO_ERROR says so). */
+/* Waits for the answer to `pending`, following MOVED and ASK, and returns
+ * it, or the error if there will be no answer: VALUE, NIL or OK; ERROR for
+ * an error reply from Redis; IO_ERROR when the connection was lost, the
+ * manager is reconnecting, or no node serves the slot.  Consumes `pending`
+ * (wait for it once).  The result is the caller's: free it with
+ * redis_result_free. */
 struct redis_result client_wait(struct client_pending *pending);
-struct redis_result client_wait_timeout(struct client_pending *pending, unsigned timeout_ms);
 
-/* GET / SET through the cluster, waiting for the answer: VALUE, NIL or OK;
- * ERROR for an error reply from Redis; IO_ERROR when the connection was
- * lost, the manager is reconnecting, or no node serves the slot. */
-struct redis_result client_get(struct cluster *cluster, const void *key, size_t key_len);
-struct redis_result client_set(struct cluster *cluster, const void *key, size_t key_len,
-                               const void *value, size_t value_len);
+/* client_wait, giving up on an attempt after `timeout_ms`: then the result
+ * is an IO_ERROR saying so, and a late answer is freed by the reply channel.
+ * Consumes `pending` either way. */
+struct redis_result client_wait_timeout(struct client_pending *pending, unsigned timeout_ms);
 
 #endif

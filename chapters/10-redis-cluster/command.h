@@ -1,8 +1,6 @@
 /*
- * command.h - the message a requester sends to a manager: one Redis
- * command, and where to send the answer.  Chapter 07's, with one field
- * more: `asking`, for a command that follows an ASK redirection (see
- * client.c) and must be preceded by ASKING on the same connection.
+ * command.h - the message a requester sends to the manager: one Redis
+ * command, and (new in this chapter) where to send the answer.
  *
  * The command travels through the mpsc channel by value, so it must not
  * point at anything the requester will reuse or free: the key and value are
@@ -43,8 +41,9 @@ struct command {
      * with command_reply_drop as its drop function.  NULL means nobody
      * waits for the answer (fire and forget). */
     struct oneshot_sender *reply;
-    /* Send ASKING just before it: the node runs it although the slot is
-     * not (yet) its own, because it is importing that slot. */
+    /* Chapter 10: send ASKING just before it, on the same connection.  The
+     * node then runs it although the slot is not (yet) its own, because it
+     * is importing that slot (an ASK redirection, client.c). */
     bool asking;
 };
 

@@ -1,9 +1,7 @@
 /*
- * manager.h - one manager per cluster node: chapter 07's manager (a thread
- * that owns ONE connection, pipelines the commands of its bounded channel,
- * and survives losing that connection), now talking to one master of the
- * cluster instead of one server.  New here: a command with `asking` set
- * goes out right after an ASKING (see command.h).
+ * manager.h - one manager of the pool: a thread that owns ONE Redis
+ * connection and pipelines the commands of its own bounded channel, as in
+ * chapter 06, and that now SURVIVES losing that connection.
  *
  *     [ mpsc ] ──► manager ──► connection ──► Redis
  *                    │  connection lost?
@@ -14,7 +12,7 @@
  *           at once with an error - nobody queues behind a dead connection
  *        3. connected again: commands run as before
  *
- * It gives up only when its channel closes (the cluster was closed): then it
+ * It gives up only when its channel closes (the pool was closed): then it
  * answers what is still queued and ends.
  *
  * What it says on its log stream (the program passes stderr), one line per
@@ -44,51 +42,44 @@
 #define MANAGER_BACKOFF_FIRST_MS 10
 #define MANAGER_BACKOFF_MAX_MS 1000
 
-/* A snapshot of a manager's counters; they may be read while it runs.
- * Each command is counted before its requester is answered, so a requester
- * that got N answers from a manager sees at least N counted. */
+/* A snapshot of a manager's counters (pool_stats): commands that Redis
+ * answered without an error, commands answered with an error of any kind,
+ * times the connection broke and was made again, and whether it has one
+ * now.  Each command is counted before its requester is answered, so a
+ * requester that got N answers from a manager sees at least N counted. */
 struct manager_stats {
-    size_t succeeded;        /* commands Redis answered without an error */
-    size_t failed;           /* commands answered with an error of any kind */
-    size_t connections_lost; /* times the connection broke */
-    size_t reconnects;       /* times it was made again */
-    bool connected;          /* has a connection right now */
+    size_t succeeded, failed, connections_lost, reconnects;
+    bool connected;
 };
 
+/* Zeroed (calloc), then these four set by the caller before manager_start;
+ * the rest is the manager's.  The counters may be read at any time. */
 struct manager {
-    /* Set by the caller before manager_start; the rest is manager_start's. */
-    unsigned id;               /* its node's number in the cluster, for logs */
-    FILE *log;                 /* connection events, or NULL for quiet */
+    unsigned id;     /* its number, in logs and messages */
+    char name[80];   /* its connection's name (CLIENT SETNAME), or "" */
+    FILE *log;       /* connection events, or NULL for quiet */
+    const char *url; /* password included: it reconnects with it; must
+                        outlive the manager */
 
-    pthread_t thread;
-    struct mpsc_receiver *rx;     /* the manager thread's alone */
-    struct redis_client *client;  /* the manager thread's alone; NULL while
-                                     disconnected */
-    char *url;                    /* its own copy, password included: it
-                                     connects again with it */
-    char shown_url[256];          /* the same, password hidden, for messages */
-    char failure[512];            /* why it is disconnected (the thread's) */
-
+    pthread_t thread;            /* the caller joins it, once tx is dropped */
+    struct mpsc_sender *tx;      /* its channel's sending side: the caller's to
+                                    use, and to drop to stop the manager */
+    struct mpsc_receiver *rx;    /* the manager thread's alone */
+    struct redis_client *client; /* the thread's alone; NULL while disconnected */
+    char failure[512];           /* why it is disconnected (the thread's) */
     atomic_size_t succeeded, failed, connections_lost, reconnects;
     atomic_bool connected;
-    atomic_bool finished;
 };
 
 /*
- * Connects to `url` (NULL: $REDIS_URL), on the caller's thread, so that a
- * bad URL or an unreachable server is reported now, with the wrapper's
- * message; then makes a channel of `capacity` commands and starts the
- * thread.  The one sender is returned in *tx.
- * Returns 0, or -1 with the message in err[errlen] (*tx NULL).
+ * Connects to m->url on the caller's thread, so that a bad URL or an
+ * unreachable server is reported now, with the wrapper's message; then
+ * makes a channel of `capacity` commands (its sender in m->tx) and starts
+ * the thread.  Returns 0, or -1 with the message in err[errlen].
+ *
+ * To stop it, drop m->tx and join m->thread: the manager answers every
+ * command still queued, then ends.
  */
-int manager_start(struct manager *m, const char *url, size_t capacity,
-                  struct mpsc_sender **tx, char *err, size_t errlen);
-
-/* Waits for the thread to end - after every sender was dropped and every
- * queued command answered - and frees what manager_start allocated. */
-void manager_join(struct manager *m);
-
-/* Reads the counters (any thread, any time). */
-void manager_stats(const struct manager *m, struct manager_stats *out);
+int manager_start(struct manager *m, size_t capacity, char *err, size_t errlen);
 
 #endif

@@ -1,6 +1,6 @@
 /*
- * client.h - what a requester calls: GET and SET through the pool, with
- * the answer coming back on a oneshot channel.
+ * client.h - what a requester calls: a command through the pool, with the
+ * answer coming back on a oneshot channel.
  *
  *     requester ──command{GET key, reply: tx}──► pool_send ──► [ mpsc i ] ──► manager i
  *         ▲                                                                      │
@@ -11,14 +11,14 @@
  * once; if the manager drops the request without answering, the oneshot
  * says so (CHAN_CLOSED) and the caller gets an error result.
  *
- * client_get / client_set wait for their answer.  client_send and
- * client_wait split that in two, so one thread can have many requests in
- * flight at once and collect the answers later, in any order.
+ * client_send does not wait for the answer, client_wait does: a thread can
+ * have many requests in flight at once and collect the answers later, in
+ * any order.
  *
- * Chapter 04's client, with two changes: the functions take the pool
- * rather than one manager's sender, and client_wait_timeout bounds the
- * wait.  A caller never needs to know which manager answers: the pool
- * picks it from the key.
+ * Chapter 04's client, with two changes: client_send takes the pool rather
+ * than one manager's sender, and client_wait_timeout bounds the wait.  A
+ * caller never needs to know which manager answers: the pool picks it from
+ * the key.
  */
 #ifndef CLIENT_H
 #define CLIENT_H
@@ -43,25 +43,16 @@ struct client_pending {
  * channel: that is backpressure). */
 struct client_pending client_send(struct pool *pool, struct command *cmd);
 
-/* Waits for the answer to `pending` and returns it; or the error, if there
- * will be no answer.  Consumes `pending`.  The result is the caller's: free
- * it with redis_result_free. */
+/* Waits for the answer to `pending` and returns it, or the error if there
+ * will be no answer: VALUE, NIL or OK; ERROR for an error reply from Redis;
+ * IO_ERROR when the connection was lost, the manager is reconnecting, or it
+ * has stopped.  Consumes `pending` (wait for it once).  The result is the
+ * caller's: free it with redis_result_free. */
 struct redis_result client_wait(struct client_pending *pending);
 
 /* client_wait, giving up after `timeout_ms`: then the result is an
  * IO_ERROR saying so, and a late answer is freed by the reply channel.
  * Consumes `pending` either way. */
 struct redis_result client_wait_timeout(struct client_pending *pending, unsigned timeout_ms);
-
-/* Gives up on a request without waiting.  An answer that arrives later is
- * freed by the reply channel; none is leaked. */
-void client_abandon(struct client_pending *pending);
-
-/* GET / SET through the pool, waiting for the answer: VALUE, NIL or OK;
- * ERROR for an error reply from Redis (text included); IO_ERROR when the
- * connection was lost, the manager is reconnecting, or it has stopped. */
-struct redis_result client_get(struct pool *pool, const void *key, size_t key_len);
-struct redis_result client_set(struct pool *pool, const void *key, size_t key_len,
-                               const void *value, size_t value_len);
 
 #endif

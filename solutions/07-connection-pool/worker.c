@@ -20,13 +20,19 @@ void *worker_main(void *arg)
     for (size_t r = 0; r < w->requests; r++) {
         char key[96], value[96], got[REPORT_RESULT_SIZE];
         size_t step = r / 2; /* the r-th request belongs to SET/GET pair `step` */
-        int key_len = snprintf(key, sizeof key, "ch07:%ld:t%zu:k%zu", pid, w->index,
+        int key_len = snprintf(key, sizeof key, "%s:%ld:t%zu:k%zu", w->prefix, pid, w->index,
                                step % w->keys);
         int value_len = snprintf(value, sizeof value, "t%zu-v%zu", w->index, step);
         bool is_set = r % 2 == 0;
-        struct redis_result result =
-            is_set ? client_set(w->pool, key, (size_t)key_len, value, (size_t)value_len)
-                   : client_get(w->pool, key, (size_t)key_len);
+        struct command cmd;
+        struct redis_result result;
+        if ((is_set ? command_set(&cmd, key, (size_t)key_len, value, (size_t)value_len)
+                    : command_get(&cmd, key, (size_t)key_len)) != 0) {
+            result = redis_result_error(REDIS_RESULT_IO_ERROR, "out of memory");
+        } else {
+            struct client_pending pending = client_send(w->pool, &cmd);
+            result = client_wait(&pending);
+        }
         if (is_set)
             set_failed = redis_result_is_error(&result);
         bool right = is_set ? result.kind == REDIS_RESULT_OK

@@ -23,6 +23,7 @@
 struct worker {
     /* Set by main() before the thread starts. */
     struct pool *pool;       /* shared by every worker: pool_send is thread-safe */
+    const char *prefix;      /* its keys are "<prefix>:<pid>:t<index>:k<n>" */
     size_t index;            /* 1, 2, ...: names the keys and the values */
     size_t requests;         /* to send, SET and GET in turn */
     size_t keys;             /* keys of its own */

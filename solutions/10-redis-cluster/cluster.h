@@ -33,20 +33,17 @@
 /* Managers (so, nodes) a cluster may have over its life: every master it
  * ever sent commands to, including dead ones. */
 #define CLUSTER_MAX_NODES 16
-/* Each manager's channel, as in chapter 07. */
-#define CLUSTER_DEFAULT_CAPACITY 32
+/* Each manager's channel holds this many commands, as in chapter 07. */
+#define CLUSTER_CAPACITY 32
 
 struct cluster_options {
-    size_t capacity; /* each manager's channel; 0: CLUSTER_DEFAULT_CAPACITY */
-    FILE *log;       /* the managers' connection events, or NULL */
+    FILE *log; /* the managers' connection events, or NULL */
 };
 
-/* What the cluster has seen; read at any time. */
+/* What the cluster has seen: managers started, MOVED and ASK redirections
+ * followed, and times the slot map was read again. */
 struct cluster_stats {
-    size_t nodes;     /* managers started */
-    size_t moved;     /* MOVED redirections followed */
-    size_t asked;     /* ASK redirections followed */
-    size_t refreshes; /* times the slot map was read again */
+    size_t nodes, moved, asked, refreshes;
 };
 
 struct cluster;
@@ -76,8 +73,8 @@ enum chan_status cluster_send(struct cluster *c, const struct command *cmd, int 
 int cluster_node_at(struct cluster *c, const char *address, char *err, size_t errlen);
 
 /* A node answered MOVED: `slot` is `node`'s now.  Records it, then reads
- * the whole slot map again (unless another thread did while this one
- * waited), since a slot seldom moves alone. */
+ * the whole slot map again from that node (unless another thread did while
+ * this one waited), since a slot seldom moves alone. */
 void cluster_moved(struct cluster *c, unsigned slot, int node);
 
 /* Counts an ASK redirection followed (the map does not change). */

@@ -98,10 +98,10 @@ static void key_for_manager(const struct pool *pool, size_t target, const char *
         }
         return;
     }
-    ck_abort_msg("expected some of 10000 keys \"%s:<j>\" to go to manager %zu of %zu, none did "
+    ck_abort_msg("expected some of 10000 keys \"%s:<j>\" to go to manager %zu, none did "
                  "(does pool_route spread keys over every manager?)"
                  CHAPTER_HINT("Which manager gets a command"),
-                 prefix, target, pool_size(pool), chapter_doc());
+                 prefix, target, chapter_doc());
 }
 
 /* SET through the pool, waiting at most ANSWER_BOUND_MS. */
@@ -287,7 +287,7 @@ static struct redis_result wait_until(struct client_pending *p, int64_t deadline
 
 /* ---- A log that notes when each line was written ----------------------------------- */
 
-/* The manager flushes each line as it logs it (log_event), so each write
+/* The manager flushes each line as it logs it (report_log), so each write
  * that ends a line is that line, at that moment. */
 struct timed_log {
     pthread_mutex_t lock;
@@ -879,7 +879,7 @@ START_TEST(every_command_of_a_broken_batch_is_answered)
                       "expected GET %d of 5, behind that SET in the same batch, to be "
                       "answered with an I/O error once the connection broke, got %s %s.  Its "
                       "reply will never come: every command of the batch still owed a reply "
-                      "must be answered (answer_lost)"
+                      "must be answered (answer_error)"
                       CHAPTER_HINT("When a connection breaks"),
                       i + 1, redis_result_kind_name(gets_r[i].kind),
                       gets_r[i].data != NULL ? gets_r[i].data : "", chapter_doc());
@@ -1302,7 +1302,7 @@ START_TEST(closing_a_pool_whose_server_is_gone_answers_everyone_and_ends)
                       "expected SET number %d, sent after the server was killed, to be "
                       "answered with an I/O error; it was not answered within %d ms.  Every "
                       "command of a batch whose connection broke must be answered "
-                      "(answer_lost), and every command sent while reconnecting refused"
+                      "(answer_error), and every command sent while reconnecting refused"
                       CHAPTER_HINT("When a connection breaks"),
                       i, ANSWER_BOUND_MS, chapter_doc());
         ck_assert_msg(r.kind == REDIS_RESULT_IO_ERROR,

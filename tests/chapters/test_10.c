@@ -468,7 +468,7 @@ struct reshard_worker {
     pthread_t thread;
     char keys[RESHARD_KEYS][64];
     size_t last[RESHARD_KEYS]; /* the value of the last SET that was OK */
-    size_t wrong, errors;
+    atomic_size_t wrong, errors; /* watched by the test while it runs, too */
     char problem[512];
 };
 
@@ -514,7 +514,13 @@ static bool let_workers_run(struct reshard_worker *w, size_t more)
     return true;
 }
 
-static bool wait_for_count(struct cluster *c, bool ask)
+/* Waits until the clients have followed an ASK (`ask`) or a MOVED.  False
+ * at the bound, or as soon as the wait can no longer end well: a worker got
+ * an error or a wrong value (a redirection handed over as the answer), or,
+ * while the slot is still migrating, a MOVED was counted (an ASK taken for
+ * a MOVED, or followed without ASKING).  A right client never does either,
+ * so these end a wrong one's wait early, never a right one's. */
+static bool wait_for_count(struct cluster *c, bool ask, struct reshard_worker *w)
 {
     int64_t deadline = test_now_ms() + SETTLE_BOUND_MS;
     for (;;) {
@@ -522,7 +528,11 @@ static bool wait_for_count(struct cluster *c, bool ask)
         cluster_stats(c, &st);
         if ((ask ? st.asked : st.moved) > 0)
             return true;
-        if (test_now_ms() > deadline)
+        bool went_wrong = ask && st.moved > 0;
+        for (int t = 0; t < RESHARD_THREADS; t++)
+            went_wrong = went_wrong || atomic_load(&w[t].wrong) > 0 ||
+                         atomic_load(&w[t].errors) > 0;
+        if (went_wrong || test_now_ms() > deadline)
             return false;
         test_sleep_ms(5);
     }
@@ -540,6 +550,8 @@ START_TEST(threads_keep_every_key_right_while_its_slots_move)
     for (int t = 0; t < RESHARD_THREADS; t++) {
         w[t] = (struct reshard_worker){ .cluster = c, .index = t, .stop = &stop };
         atomic_init(&w[t].rounds, 0);
+        atomic_init(&w[t].wrong, 0);
+        atomic_init(&w[t].errors, 0);
         for (int k = 0; k < RESHARD_KEYS; k++) {
             snprintf(w[t].keys[k], sizeof w[t].keys[k], "t10:%ld:reshard:%d:%d", (long)getpid(),
                      t, k);
@@ -562,10 +574,10 @@ START_TEST(threads_keep_every_key_right_while_its_slots_move)
     int rc = ran ? redis_cluster_migration_begin(&moving, slots[0], 1, err, sizeof err) : -1;
     if (rc == 0)
         rc = redis_cluster_migration_move_keys(&moving, slots[0], 1, err, sizeof err);
-    bool asked = rc == 0 && wait_for_count(c, true);
+    bool asked = rc == 0 && wait_for_count(c, true, w);
     if (rc == 0)
         rc = redis_cluster_migration_end(&moving, slots[0], 1, err, sizeof err);
-    bool moved = rc == 0 && wait_for_count(c, false);
+    bool moved = rc == 0 && wait_for_count(c, false, w);
     /* The rest in one go, as redis-cli --cluster reshard would. */
     for (size_t i = 1; rc == 0 && i < slot_count; i++)
         rc = redis_cluster_move_slots(&moving, slots[i], slots[i], 1, err, sizeof err);
@@ -585,7 +597,8 @@ START_TEST(threads_keep_every_key_right_while_its_slots_move)
         ck_assert_msg(w[t].wrong == 0 && w[t].errors == 0,
                       "expected every SET to be OK and every GET to return its thread's last "
                       "SET while slots moved; worker %d had %zu wrong and %zu errors: %s"
-                      CHAPTER_HINT("Following MOVED and ASK"), t, w[t].wrong, w[t].errors,
+                      CHAPTER_HINT("Following MOVED and ASK"), t, atomic_load(&w[t].wrong),
+                      atomic_load(&w[t].errors),
                       w[t].problem, chapter_doc());
     ck_assert_msg(asked, "expected the workers to be ASKed while slot %d was migrating; "
                   "no ASK was counted" CHAPTER_HINT("Following MOVED and ASK"), slots[0],

@@ -416,6 +416,7 @@ static void *log_many(void *arg)
     for (int i = 0; i < 300; i++) {
         int n = snprintf(key, sizeof key, "key-%d-%d", l->id, i);
         report_log_result(l->log, "manager", "SET", key, (size_t)n, &r);
+        report_log(l->log, "manager %d: event %d", l->id, i);
     }
     return NULL;
 }
@@ -440,12 +441,33 @@ START_TEST(log_lines_of_many_threads_never_mix)
     while (fgets(line, sizeof line, log) != NULL) {
         int t, i, used = 0;
         int matched = sscanf(line, "manager: SET \"key-%d-%d\" -> ok \"OK\"\n%n", &t, &i, &used);
+        if (matched != 2) /* report_log's line */
+            matched = sscanf(line, "manager %d: event %d\n%n", &t, &i, &used);
         ck_assert_msg(matched == 2 && line[used] == '\0' && line[used - 1] == '\n',
                       "a mixed line: %s", line);
         lines++;
     }
     fclose(log);
-    ck_assert_int_eq(lines, 4 * 300);
+    ck_assert_int_eq(lines, 4 * 300 * 2);
+}
+END_TEST
+
+START_TEST(an_event_line_is_written_whole_and_flushed_at_once)
+{
+    /* A fully buffered stream: the line must reach the file without a
+     * later fflush, or a log read while the program runs would lag. */
+    FILE *log = tmpfile();
+    ck_assert(log != NULL);
+    static char buffer[4096];
+    ck_assert_int_eq(setvbuf(log, buffer, _IOFBF, sizeof buffer), 0);
+    report_log(log, "manager %u: reconnected after %u attempt%s", 2u, 3u, "s");
+    char seen[128] = "";
+    ssize_t got = pread(fileno(log), seen, sizeof seen - 1, 0);
+    ck_assert_msg(got >= 0, "pread failed");
+    seen[got] = '\0';
+    ck_assert_str_eq(seen, "manager 2: reconnected after 3 attempts\n");
+    fclose(log);
+    report_log(NULL, "nothing %d", 1); /* no log: nothing happens */
 }
 END_TEST
 
@@ -482,6 +504,7 @@ Suite *report_suite(void)
     tcase_add_test(tc, terminal_escapes_from_the_server_are_shown_not_obeyed);
     tcase_add_test(tc, a_log_line_quotes_the_key_and_the_result);
     tcase_add_test(tc, log_lines_of_many_threads_never_mix);
+    tcase_add_test(tc, an_event_line_is_written_whole_and_flushed_at_once);
     suite_add_tcase(s, tc);
     return s;
 }
