@@ -1352,31 +1352,8 @@ END_TEST
 
 START_TEST(a_bad_url_or_an_unreachable_server_exits_with_2)
 {
-    char closed[64], closed_env[96];
-    redis_harness_closed_port_url(closed, sizeof closed);
-    snprintf(closed_env, sizeof closed_env, "REDIS_URL=%s", closed);
-    struct {
-        const char *env;
-        const char *says;
-    } cases[] = {
-        { "REDIS_URL=http://127.0.0.1:6379", "bad Redis URL" },
-        { closed_env, "cannot connect" },
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const char *argv[] = { chapter_program(), "--requests", "10", NULL };
-        const char *env[] = { cases[i].env, NULL };
-        struct program_run run;
-        run_program(argv, env, &run);
-        char outcome[128];
-        ck_assert_msg(run.exit_code == 2 && strstr(run.err, cases[i].says) != NULL,
-                      "expected exit 2 and \"%s\" on stderr with %s; the program %s, "
-                      "stderr:\n%s" CHAPTER_HINT("A run"),
-                      cases[i].says, cases[i].env,
-                      program_run_outcome(&run, outcome, sizeof outcome),
-                      program_output_tail(run.err, 2000),
-                      chapter_doc());
-        program_run_free(&run);
-    }
+    const char *argv[] = { chapter_program(), "--requests", "10", NULL };
+    expect_exit_2_on_unusable_urls(argv, "A run");
 }
 END_TEST
 

@@ -214,6 +214,37 @@ void expect_exit_2_without_password(const char *const *argv, const char *args)
     program_run_free(&run);
 }
 
+void expect_exit_2_on_unusable_urls(const char *const *argv, const char *section)
+{
+    char closed[64], closed_env[96];
+    redis_harness_closed_port_url(closed, sizeof closed);
+    snprintf(closed_env, sizeof closed_env, "REDIS_URL=%s", closed);
+    const struct {
+        const char *env;
+        const char *says;
+    } cases[] = {
+        { "REDIS_URL=http://127.0.0.1:6379", "bad Redis URL" },
+        { closed_env, "cannot connect" },
+        /* The password is hidden in the message that names the server. */
+        { "REDIS_URL=redis://:not-the-password@127.0.0.1:1", "redis://:***@127.0.0.1:1" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *env[] = { cases[i].env, NULL };
+        struct program_run run;
+        char outcome[128];
+        ck_assert_msg(program_run(argv, env, 60000, &run) == 0, "cannot run %s",
+                      argv[0]);
+        ck_assert_msg(run.exit_code == 2 && strstr(run.err, cases[i].says) != NULL &&
+                          strstr(run.err, "not-the-password") == NULL,
+                      "expected exit 2 and \"%s\" on stderr (and never the password) with "
+                      "%s; the program %s, stderr:\n%s" CHAPTER_HINT("%s"),
+                      cases[i].says, cases[i].env,
+                      program_run_outcome(&run, outcome, sizeof outcome),
+                      tail_of(run.err, 2000), section, chapter_doc());
+        program_run_free(&run);
+    }
+}
+
 void add_program_fault_tests(Suite *suite, const TTest *server_killed,
                              const TTest *connections_killed, const TTest *server_restarted,
                              const TTest *password_missing)

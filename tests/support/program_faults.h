@@ -63,6 +63,13 @@ void fault_run_free(struct fault_run *fr);
  * could not start (rather than reporting every command as failed). */
 void expect_exit_2_without_password(const char *const *argv, const char *args);
 
+/* Runs argv three times with a REDIS_URL the program cannot use (a scheme
+ * that is not redis://, a port nothing listens on, a password for a port
+ * nothing listens on) and checks each time that it exits with 2, says why
+ * on stderr, and never shows the password.  `section` is the part of the
+ * chapter's text a failure points to. */
+void expect_exit_2_on_unusable_urls(const char *const *argv, const char *section);
+
 /* True if stderr holds a sanitizer's report (ASan, UBSan, TSan, LSan). */
 bool program_run_has_sanitizer_report(const struct program_run *run);
 
