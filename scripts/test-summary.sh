@@ -31,11 +31,11 @@ for part in "$@"; do
             previous=$finished
             ;;
         esac
-        printf '  %-16s %-66s %4s s  %s\n' "$part" "$what" "$took" "passed"
+        printf '  %-16s %4s s  %-7s  %s\n' "$part" "$took" "passed" "$what"
     elif [ "$failed_seen" = 0 ] && [ "$status" != 0 ]; then
-        printf '  %-16s %-66s %4s    %s\n' "$part" "(see its message above)" "" "FAILED"
+        printf '  %-16s %4s    %-7s  %s\n' "$part" "" "FAILED" "(see its message above)"
         failed_seen=1
     else
-        printf '  %-16s %-66s %4s    %s\n' "$part" "" "" "not run"
+        printf '  %-16s %4s    %-7s\n' "$part" "" "not run"
     fi
 done
