@@ -459,10 +459,15 @@ static bool setup_command(struct redis_client *client, int argc, const char *con
                  "(%u ms); the server accepted the connection but does not answer (is it "
                  "stopped, or busy?)", client->url, what, client->connect_timeout_ms);
     } else if (!ok) {
+        /* Something answered, but not as Redis would: whatever it sent is
+         * quoted too, so a peer that is not Redis cannot write escape
+         * sequences to the user's terminal. */
+        char said[REDIS_QUOTE_BUFSIZE];
         *why = REDIS_CONNECT_OTHER;
         snprintf(err, errlen, "cannot connect to %s: %s failed: %s. Is it a Redis server "
                  "that listens there?", client->url, what,
-                 r.data != NULL ? r.data : redis_result_kind_name(r.kind));
+                 r.data != NULL ? redis_quote_bytes(r.data, r.len, said, sizeof said)
+                                : redis_result_kind_name(r.kind));
     }
     redis_result_free(&r);
     return ok;

@@ -7,12 +7,16 @@
  * never see each other's keys.  Tests that break the server on purpose
  * (kill it, pause it) start a private one with the harness.
  */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "redis_client.h"
@@ -495,6 +499,62 @@ START_TEST(a_percent_escape_in_the_password_is_decoded_before_auth)
     assert_ok(redis_client_set(c, "k", 1, "v", 1));
     redis_client_free(c);
     redis_harness_stop(&h);
+}
+END_TEST
+
+/* A peer that is not Redis: it answers whatever it is sent with one RESP
+ * bulk string holding terminal escape sequences, as a hostile or confused
+ * server could.  No Redis can be made to answer PING so, which is why this
+ * one test talks to a socket of its own. */
+struct not_redis {
+    int listener;
+    int port;
+    pthread_t thread;
+};
+
+static void *not_redis_main(void *arg)
+{
+    struct not_redis *nr = arg;
+    int conn = accept(nr->listener, NULL, NULL);
+    if (conn < 0)
+        return NULL;
+    char buf[512];
+    static const char answer[] = "$12\r\n\x1b[31mRED\x1b[0m\r\n";
+    while (read(conn, buf, sizeof buf) > 0)
+        if (write(conn, answer, sizeof answer - 1) < 0)
+            break;
+    close(conn);
+    return NULL;
+}
+
+static void not_redis_start(struct not_redis *nr)
+{
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = 0,
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof addr;
+    nr->listener = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(nr->listener, 0);
+    ck_assert_int_eq(bind(nr->listener, (struct sockaddr *)&addr, sizeof addr), 0);
+    ck_assert_int_eq(listen(nr->listener, 1), 0);
+    ck_assert_int_eq(getsockname(nr->listener, (struct sockaddr *)&addr, &len), 0);
+    nr->port = ntohs(addr.sin_port);
+    ck_assert_int_eq(pthread_create(&nr->thread, NULL, not_redis_main, nr), 0);
+}
+
+START_TEST(what_a_peer_that_is_not_redis_said_is_quoted_in_the_connect_error)
+{
+    struct not_redis nr;
+    not_redis_start(&nr);
+    char url[64], err[512] = "";
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", nr.port);
+    enum redis_connect_error why;
+    ck_assert_ptr_null(redis_client_connect_why(url, NULL, &why, err, sizeof err));
+    pthread_join(nr.thread, NULL); /* it ends when the failed client hangs up */
+    close(nr.listener);
+    ck_assert_msg(why == REDIS_CONNECT_OTHER && strchr(err, '\x1b') == NULL &&
+                      strstr(err, "RED") != NULL && strstr(err, "Is it a Redis server") != NULL,
+                  "expected the answer quoted, with no raw escape byte; got %d: %s", (int)why,
+                  err);
 }
 END_TEST
 
@@ -1292,6 +1352,7 @@ Suite *redis_client_suite(void)
     tcase_add_test(connect, a_failed_connect_says_which_kind_of_failure_it_was);
     tcase_add_test(connect, a_percent_escape_in_the_password_is_decoded_before_auth);
     tcase_add_test(connect, a_name_in_the_options_names_the_connection);
+    tcase_add_test(connect, what_a_peer_that_is_not_redis_said_is_quoted_in_the_connect_error);
     tcase_add_test(connect, an_ipv6_address_in_brackets_reaches_a_server_there);
     tcase_add_test(connect, the_tests_run_on_the_hiredis_the_build_chose);
     suite_add_tcase(s, connect);
