@@ -17,13 +17,13 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "message.h"
 #include "oneshot.h"
 #include "redis_client.h"
+#include "report.h"
 
 struct subscriber {
     /* Set before the thread starts.  The channels lock themselves, so
@@ -49,20 +49,6 @@ const char *subscriber_state_name(enum subscriber_state state)
     return (unsigned)state < sizeof names / sizeof names[0] ? names[state] : "unknown";
 }
 
-static void log_event(const struct subscriber *s, const char *fmt, ...)
-{
-    if (s->options.log == NULL)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    flockfile(s->options.log); /* one whole line at a time */
-    fputs("subscriber: ", s->options.log);
-    vfprintf(s->options.log, fmt, ap);
-    fputc('\n', s->options.log);
-    funlockfile(s->options.log);
-    va_end(ap);
-}
-
 /* ---- Talking to the other threads ------------------------------------------- */
 
 /* Replaces the watch's value with the working copy.  A reader that was busy
@@ -79,7 +65,7 @@ static void fan_out(struct subscriber *s, enum message_kind kind, const char *ch
     struct message *m = message_new(kind, s->status.sent + 1, channel, channel_len, payload,
                                     payload_len);
     if (m == NULL) {
-        log_event(s, "out of memory: a message was dropped");
+        report_log(s->options.log, "subscriber: out of memory: a message was dropped");
         return;
     }
     s->status.sent++;
@@ -98,7 +84,7 @@ static void announce_subscribed(struct subscriber *s)
     s->status.subscriptions++;
     s->status.why[0] = '\0';
     publish_status(s);
-    log_event(s, "subscribed to %zu channels", s->status.channels);
+    report_log(s->options.log, "subscriber: subscribed to %zu channels", s->status.channels);
 }
 
 /* One thing Redis pushed: a SUBSCRIBE confirmation, or a message. */
@@ -136,7 +122,8 @@ static bool serve(struct subscriber *s)
         } else if (got < 0 && redis_client_is_broken(s->client)) {
             return false;
         } else if (got < 0) {
-            log_event(s, "%s", s->failure); /* refused, but still connected */
+            /* refused, but still connected */
+            report_log(s->options.log, "subscriber: %s", s->failure);
         }
     }
     return true; /* the stop sender was dropped: CHAN_CLOSED */
@@ -161,7 +148,7 @@ static void connection_lost(struct subscriber *s)
         fan_out(s, MESSAGE_GAP, NULL, 0, s->status.why, strlen(s->status.why));
     }
     publish_status(s);
-    log_event(s, "%s; reconnecting", s->status.why);
+    report_log(s->options.log, "subscriber: %s; reconnecting", s->status.why);
 }
 
 /* Connects, and sends SUBSCRIBE: the start of every connection.  The
@@ -177,8 +164,8 @@ static bool connect_and_subscribe(struct subscriber *s, char *err, size_t errlen
     if (s->client == NULL)
         return false;
     redis_client_local_address(s->client, s->status.address, sizeof s->status.address);
-    log_event(s, "connected to %s; subscribing to %zu channels", redis_client_url(s->client),
-              o->channel_count);
+    report_log(s->options.log, "subscriber: connected to %s; subscribing to %zu channels",
+               redis_client_url(s->client), o->channel_count);
     /* A new connection starts with no subscription at all. */
     int rc = redis_client_subscribe(s->client, o->channel_count, o->channels, o->channel_lens,
                                     err, errlen);
@@ -197,8 +184,8 @@ static bool reconnect(struct subscriber *s)
     unsigned delay_ms = SUBSCRIBER_BACKOFF_FIRST_MS;
     for (unsigned attempt = 1; !connect_and_subscribe(s, s->failure, sizeof s->failure);
          attempt++) {
-        log_event(s, "reconnect attempt %u failed (%s); next in %u ms", attempt, s->failure,
-                  delay_ms);
+        report_log(s->options.log, "subscriber: reconnect attempt %u failed (%s); next in %u ms",
+                   attempt, s->failure, delay_ms);
         /* The back-off is a wait for the stop signal, too. */
         int unused;
         if (oneshot_recv_timeout(s->stop_rx, &unused, delay_ms) != CHAN_TIMEOUT)
@@ -206,7 +193,7 @@ static bool reconnect(struct subscriber *s)
         delay_ms = delay_ms * 2 < SUBSCRIBER_BACKOFF_MAX_MS ? delay_ms * 2
                                                             : SUBSCRIBER_BACKOFF_MAX_MS;
     }
-    log_event(s, "reconnected");
+    report_log(s->options.log, "subscriber: reconnected");
     return true;
 }
 
@@ -232,7 +219,7 @@ static void *subscriber_main(void *arg)
     watch_sender_drop(s->status_tx);
     s->messages = NULL;
     s->status_tx = NULL;
-    log_event(s, "stopped");
+    report_log(s->options.log, "subscriber: stopped");
     return NULL;
 }
 
